@@ -1,0 +1,185 @@
+"""The HTTP side of Paynet: one pooled session per worker process, failures classified once.
+
+Foreign exceptions (requests, urllib3) are translated here and nowhere else, into
+``TransportFailure`` for resources and ``LoginFailure`` for the token endpoint. Whether a failed
+request may have reached Paynet (``maybe_sent``) decides whether a payment may be re-sent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+from worker import jsonrpc
+from worker.causes import Cause, LoginFailure
+from worker.settings import ProfileSettings
+
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class TransportFailure(Exception):
+    """The request got no usable HTTP answer."""
+
+    cause: Cause
+    detail: str
+    maybe_sent: bool
+
+    def __str__(self) -> str:
+        return f"{self.cause.value}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    body: bytes
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class LoginSuccess:
+    token: str
+    elapsed: float
+
+
+def new_session(pool_size: int = 64) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError | NameResolutionError)
+
+
+def _translate(exc: requests.RequestException) -> TransportFailure:
+    if isinstance(exc, requests.ConnectTimeout):
+        return TransportFailure(Cause.TIMEOUT, "connect timeout", maybe_sent=False)
+    if isinstance(exc, requests.ReadTimeout):
+        return TransportFailure(Cause.TIMEOUT, "read timeout", maybe_sent=True)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return TransportFailure(Cause.UNREACHABLE, "TLS handshake failed", maybe_sent=False)
+    if isinstance(exc, requests.ConnectionError):
+        if _never_connected(exc):
+            return TransportFailure(Cause.UNREACHABLE, "connection refused", maybe_sent=False)
+        return TransportFailure(Cause.UNREACHABLE, "connection lost", maybe_sent=True)
+    return TransportFailure(Cause.UNREACHABLE, type(exc).__name__, maybe_sent=True)
+
+
+class PaynetClient:
+    """Talks to one profile's Paynet; thread-safe (requests.Session pools per host)."""
+
+    def __init__(
+        self,
+        profile: ProfileSettings,
+        session: requests.Session | None = None,
+        transient_login_codes: frozenset[int] = frozenset(),
+    ) -> None:
+        self.profile = profile
+        self.transient_login_codes = transient_login_codes
+        self.session = session or new_session()
+        self._verify: bool | str = profile.ca_bundle or profile.verify_tls
+
+    def post(self, path: str, body: dict[str, Any], read_timeout: float) -> HttpAnswer:
+        started = time.monotonic()
+        timeout = (self.profile.timeouts.connect, read_timeout)
+        try:
+            with self.session.post(
+                self.profile.url(path),
+                data=jsonrpc.encode(body),
+                headers={"Content-Type": "application/json"},
+                timeout=timeout,
+                verify=self._verify,
+                stream=True,
+            ) as response:
+                content = _read_limited(response)
+                return HttpAnswer(response.status_code, content, time.monotonic() - started)
+        except requests.RequestException as exc:
+            raise _translate(exc) from None
+
+    def call(
+        self, method: str, params: dict[str, Any], token: str, path: str | None = None
+    ) -> tuple[jsonrpc.Answer, HttpAnswer]:
+        """One resource call; raises ``TransportFailure`` or ``HttpMalformed``."""
+        request_id = next(_ids)
+        body = jsonrpc.build_request(
+            method, params, request_id, token, self.profile.token_placement
+        )
+        answer = self.post(path or self.profile.resource_path, body, self.profile.timeouts.read)
+        try:
+            return jsonrpc.parse_answer(answer.body, request_id), answer
+        except jsonrpc.MalformedAnswer as exc:
+            raise HttpMalformed(answer.status, exc.reason) from None
+
+    def login(self) -> LoginSuccess:
+        request_id = next(_ids)
+        params = {
+            "username": self.profile.username,
+            "password": self.profile.password.get_secret_value(),
+            "terminal_id": self.profile.terminal_id,
+        }
+        body = jsonrpc.build_request("login", params, request_id)
+        try:
+            answer = self.post(self.profile.login_path, body, self.profile.timeouts.login)
+        except TransportFailure as failure:
+            raise LoginFailure(failure.cause, failure.detail) from None
+        return LoginSuccess(
+            judge_login(answer, request_id, self.transient_login_codes), answer.elapsed
+        )
+
+
+@dataclass(frozen=True)
+class HttpMalformed(Exception):
+    """An HTTP answer whose body is not a JSON-RPC answer to our request."""
+
+    status: int
+    reason: str
+
+    @property
+    def cause(self) -> Cause:
+        return Cause.HTTP_ERROR if self.status >= 400 else Cause.MALFORMED
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status}, {self.reason}"
+
+
+def judge_login(
+    answer: HttpAnswer, request_id: int, transient_codes: frozenset[int] = frozenset()
+) -> str:
+    """The token from a login answer, or the classified reason there is none.
+
+    Any JSON-RPC error to a login refuses the credentials, except codes configured as transient.
+    """
+    try:
+        parsed = jsonrpc.parse_answer(answer.body, request_id)
+    except jsonrpc.MalformedAnswer as exc:
+        failure = HttpMalformed(answer.status, exc.reason)
+        raise LoginFailure(failure.cause, str(failure)) from None
+    if isinstance(parsed, jsonrpc.RpcError):
+        cause = Cause.HTTP_ERROR if parsed.code in transient_codes else Cause.REFUSED
+        raise LoginFailure(cause, f"Paynet answered the login with {parsed.code} {parsed.message}")
+    result = parsed.value
+    token = result.get("token") if isinstance(result, dict) else None
+    if not isinstance(token, str) or not token.strip():
+        raise LoginFailure(Cause.NO_TOKEN, "the login result holds no token")
+    return token
+
+
+def _read_limited(response: requests.Response) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=65536):
+        size += len(chunk)
+        if size > jsonrpc.MAX_BODY_BYTES:
+            return b"".join(chunks) + chunk  # decode() rejects it as oversized
+        chunks.append(chunk)
+    return b"".join(chunks)

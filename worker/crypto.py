@@ -1,0 +1,84 @@
+"""The token at rest: Fernet (AES-128-CBC with HMAC-SHA256), several keys for rotation.
+
+The first key encrypts, every key decrypts. In development a key is generated once into a file
+readable by its owner only; in production a missing key stops start-up.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from worker.settings import SecuritySettings
+
+KEY_VARIABLE = "PAYNET_TOKEN_KEY"
+
+
+class TokenKeyError(Exception):
+    """The token keys are missing or malformed; the message names the variable, not the key."""
+
+
+class Undecryptable(Exception):
+    """No configured key decrypts the stored token."""
+
+
+class TokenCipher:
+    def __init__(self, keys: list[bytes]) -> None:
+        if not keys:
+            raise TokenKeyError(f"{KEY_VARIABLE}: no key given")
+        try:
+            self._fernet = MultiFernet([Fernet(key) for key in keys])
+        except (ValueError, TypeError):
+            raise TokenKeyError(
+                f"{KEY_VARIABLE}: every key must be 32 url-safe base64-encoded bytes "
+                "(make one with: paynet-gateway token new-key)"
+            ) from None
+
+    def encrypt(self, token: str) -> str:
+        return self._fernet.encrypt(token.encode("utf-8")).decode("ascii")
+
+    def decrypt(self, ciphertext: str) -> str:
+        try:
+            return self._fernet.decrypt(ciphertext.encode("ascii")).decode("utf-8")
+        except (InvalidToken, ValueError, UnicodeError):
+            raise Undecryptable("no configured key decrypts the stored token") from None
+
+    def rotate(self, ciphertext: str) -> str:
+        """Re-encrypt under the first key."""
+        try:
+            return self._fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
+        except (InvalidToken, ValueError, UnicodeError):
+            raise Undecryptable("no configured key decrypts the stored token") from None
+
+
+def new_key() -> str:
+    return Fernet.generate_key().decode("ascii")
+
+
+def _development_key(path: Path) -> bytes:
+    """Read, or create once with mode 0600, the local development key."""
+    if path.exists():
+        return path.read_bytes().strip()
+    key = Fernet.generate_key()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key + b"\n")
+    return key
+
+
+def cipher_from_settings(security: SecuritySettings, base: Path) -> TokenCipher:
+    if security.token_keys is not None:
+        raw = security.token_keys.get_secret_value()
+        keys = [part.strip().encode("ascii") for part in raw.split(",") if part.strip()]
+        return TokenCipher(keys)
+    if security.environment == "production":
+        raise TokenKeyError(f"{KEY_VARIABLE} is not set: production needs a token encryption key")
+    path = Path(security.key_file)
+    if not path.is_absolute():
+        path = base / path
+    try:
+        return TokenCipher([_development_key(path)])
+    except FileExistsError:
+        return TokenCipher([path.read_bytes().strip()])

@@ -1,0 +1,54 @@
+"""Validating ``paynet.call`` arguments: bad input fails here, before anything is sent."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from worker.errors import InvalidRequest
+
+_METHOD = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,99}$")
+_PATH = re.compile(r"^/[A-Za-z0-9_./-]{0,199}$")
+MAX_KEY_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    method: str
+    params: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None
+    profile: str = "default"
+    idempotency_key: str | None = None
+
+
+def parse_call(kwargs: Mapping[str, Any], profiles: Collection[str]) -> CallRequest:
+    """Turn the task's kwargs into a request, or raise ``InvalidRequest`` naming the argument."""
+    known = {"method", "params", "path", "profile", "idempotency_key"}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise InvalidRequest(f"unknown argument(s): {', '.join(unknown)}")
+    method = kwargs.get("method")
+    if not isinstance(method, str) or not method:
+        raise InvalidRequest("method: required, a non-empty string")
+    if not _METHOD.match(method) or method == "login":
+        raise InvalidRequest(f"method: {method[:100]!r} is not a valid Paynet method name")
+    params = kwargs.get("params")
+    params = {} if params is None else params
+    if not isinstance(params, dict):
+        raise InvalidRequest(f"params: must be an object, got {type(params).__name__}")
+    if "token" in params:
+        raise InvalidRequest("params: must not contain 'token'; the gateway adds it")
+    path = kwargs.get("path")
+    if path is not None and (not isinstance(path, str) or not _PATH.match(path) or ".." in path):
+        raise InvalidRequest("path: must be a resource path such as /v2/gw/transaction")
+    profile = kwargs.get("profile", "default")
+    if not isinstance(profile, str) or profile not in profiles:
+        raise InvalidRequest(f"profile: unknown profile {str(profile)[:64]!r}")
+    key = kwargs.get("idempotency_key")
+    if key is not None and (not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH):
+        raise InvalidRequest(
+            f"idempotency_key: must be a non-empty string of at most {MAX_KEY_LENGTH} characters"
+        )
+    return CallRequest(method, params, path, profile, key)

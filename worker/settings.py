@@ -1,0 +1,171 @@
+"""Typed, immutable settings: parsed once, so every later read is a plain attribute."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Timeouts(_Frozen):
+    """Seconds; a read timeout on a payment leaves its outcome unknown, so keep it generous."""
+
+    connect: float = Field(3.05, gt=0)
+    read: float = Field(30.0, gt=0)
+    login: float = Field(10.0, gt=0)
+
+
+class ProfileSettings(_Frozen):
+    """One set of Paynet credentials; each profile has a token of its own."""
+
+    base_url: str
+    username: str = Field(min_length=1)
+    password: SecretStr
+    terminal_id: int
+    login_path: str = "/v2/user"
+    resource_path: str = "/v2/gw/transaction"
+    token_placement: Literal["top_level", "params"] = "top_level"
+    verify_tls: bool = True
+    ca_bundle: str | None = None
+    timeouts: Timeouts = Timeouts()
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("login_path", "resource_path")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with /")
+        return value
+
+    @field_validator("password")
+    @classmethod
+    def _non_empty_secret(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value():
+            raise ValueError("must not be empty")
+        return value
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+class PaynetSettings(_Frozen):
+    profiles: dict[str, ProfileSettings]
+
+    @field_validator("profiles")
+    @classmethod
+    def _at_least_one(cls, value: dict[str, ProfileSettings]) -> dict[str, ProfileSettings]:
+        if not value:
+            raise ValueError("define at least one profile")
+        return value
+
+
+class LoginBudget(_Frozen):
+    """At most ``max_logins`` login attempts per profile per ``window`` seconds, cluster-wide."""
+
+    max_logins: int = Field(10, ge=1)
+    window: float = Field(60.0, gt=0)
+
+
+class TokenSettings(_Frozen):
+    """How tokens are kept, waited for and renewed; all durations in seconds."""
+
+    ttl: float | None = Field(None, gt=0)
+    expiry_leeway: float = Field(5.0, ge=0)
+    wait_step: float = Field(0.1, gt=0)
+    wait_timeout: float = Field(30.0, gt=0)
+    lock_ttl: float = Field(30.0, gt=0)
+    max_refresh_cycles: int = Field(3, ge=1)
+    unauthorized_codes: tuple[int, ...] = (-9999,)
+    transient_login_codes: tuple[int, ...] = ()
+    refresh_backoff_initial: float = Field(0.5, gt=0)
+    refresh_backoff_max: float = Field(5.0, gt=0)
+    refused_cooldown: float = Field(300.0, ge=0)
+    login_budget: LoginBudget = LoginBudget()
+
+
+class StatusMethod(_Frozen):
+    """How to ask Paynet whether a payment executed, after its answer was lost."""
+
+    method: str
+    id_param: str = "id"
+    not_found_codes: tuple[int, ...] = (-12007,)
+
+
+class LedgerSettings(_Frozen):
+    settle_delay: float = Field(2.0, ge=0)
+    status_methods: dict[str, StatusMethod] = {}
+
+
+class DatabaseSettings(_Frozen):
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _psycopg2_for_bare_postgres(cls, value: str) -> str:
+        for bare in ("postgresql://", "postgres://"):
+            if value.startswith(bare):
+                return "postgresql+psycopg2://" + value[len(bare) :]
+        return value
+
+
+class RedisSettings(_Frozen):
+    url: str
+
+
+class CelerySettings(_Frozen):
+    broker_url: str | None = None
+    result_backend: str | None = None
+    visibility_timeout: float | None = Field(None, gt=0)
+    result_expires: float = Field(86400.0, gt=0)
+
+
+class SecuritySettings(_Frozen):
+    environment: Literal["development", "production"] = "development"
+    token_keys: SecretStr | None = None
+    key_file: str = ".paynet-token-key"
+
+
+class LoggingSettings(_Frozen):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+    file: str | None = None
+
+
+class MetricsSettings(_Frozen):
+    port: int | None = Field(None, ge=1, le=65535)
+
+
+class Settings(_Frozen):
+    paynet: PaynetSettings
+    token: TokenSettings = TokenSettings()
+    ledger: LedgerSettings = LedgerSettings()
+    database: DatabaseSettings
+    redis: RedisSettings
+    celery: CelerySettings = CelerySettings()
+    security: SecuritySettings = SecuritySettings()
+    logging: LoggingSettings = LoggingSettings()
+    metrics: MetricsSettings = MetricsSettings()
+
+    @model_validator(mode="after")
+    def _lock_outlives_login(self) -> Settings:
+        for name, profile in self.paynet.profiles.items():
+            needed = profile.timeouts.connect + profile.timeouts.login
+            if self.token.lock_ttl <= needed:
+                raise ValueError(
+                    f"token.lock_ttl ({self.token.lock_ttl}) must be longer than the login "
+                    f"timeouts of profile {name!r} ({needed})"
+                )
+        return self
+
+    def profile(self, name: str) -> ProfileSettings:
+        return self.paynet.profiles[name]

@@ -1,0 +1,198 @@
+"""The token store: one row per profile in the database, the token column encrypted.
+
+Every write is a single conditional statement on the generation, so a login answered after its
+lock was lost can never overwrite a newer token.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from worker.causes import Cause
+from worker.crypto import TokenCipher, Undecryptable
+from worker.tables import tokens
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Failure:
+    cause: str
+    detail: str
+    at: datetime
+    permanent: bool
+    consecutive: int
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """What the database holds for a profile; ``token`` is None when there is none usable."""
+
+    profile: str
+    generation: int
+    token: str | None = None
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
+    failure: Failure | None = None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything here is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+class TokenStore:
+    def __init__(self, engine: Engine, cipher: TokenCipher, clock: Clock = utcnow) -> None:
+        self.engine = engine
+        self.cipher = cipher
+        self.clock = clock
+
+    def load(self, profile: str) -> TokenRecord:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tokens).where(tokens.c.profile == profile)).first()
+        if row is None:
+            return TokenRecord(profile, generation=0)
+        failure = None
+        if row.failure_cause is not None:
+            failure = Failure(
+                row.failure_cause,
+                row.failure_detail or "",
+                _aware(row.failure_at) or self.clock(),
+                bool(row.failure_permanent),
+                row.consecutive_failures,
+            )
+        return TokenRecord(
+            profile,
+            row.generation,
+            self._decrypt(profile, row.token_ciphertext, row.generation),
+            _aware(row.issued_at),
+            _aware(row.expires_at),
+            failure,
+        )
+
+    def _decrypt(self, profile: str, ciphertext: str | None, generation: int) -> str | None:
+        if ciphertext is None:
+            return None
+        try:
+            return self.cipher.decrypt(ciphertext)
+        except Undecryptable:
+            log.warning(
+                "token of profile %s (generation %d) cannot be decrypted with the configured "
+                "keys; it counts as missing and a new login will replace it",
+                profile,
+                generation,
+            )
+            return None
+
+    def save_token(
+        self, profile: str, token: str, expected_generation: int, ttl: float | None
+    ) -> int | None:
+        """Store a new token as generation ``expected_generation + 1``; None if it moved on."""
+        now = self.clock()
+        values = {
+            "token_ciphertext": self.cipher.encrypt(token),
+            "generation": expected_generation + 1,
+            "issued_at": now,
+            "expires_at": now + timedelta(seconds=ttl) if ttl else None,
+            "updated_at": now,
+            "failure_cause": None,
+            "failure_detail": None,
+            "failure_at": None,
+            "failure_permanent": False,
+            "consecutive_failures": 0,
+        }
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(tokens)
+                .where(tokens.c.profile == profile, tokens.c.generation == expected_generation)
+                .values(**values)
+            ).rowcount
+            if changed:
+                return expected_generation + 1
+        if expected_generation != 0:
+            return None
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(tokens).values(profile=profile, **values))
+        except IntegrityError:
+            return None
+        return 1
+
+    def record_failure(self, profile: str, cause: Cause, detail: str, permanent: bool) -> None:
+        now = self.clock()
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(tokens)
+                .where(tokens.c.profile == profile)
+                .values(
+                    failure_cause=cause.value,
+                    failure_detail=detail,
+                    failure_at=now,
+                    failure_permanent=permanent,
+                    consecutive_failures=tokens.c.consecutive_failures + 1,
+                    updated_at=now,
+                )
+            ).rowcount
+            if not changed:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            insert(tokens).values(
+                                profile=profile,
+                                generation=0,
+                                updated_at=now,
+                                failure_cause=cause.value,
+                                failure_detail=detail,
+                                failure_at=now,
+                                failure_permanent=permanent,
+                                consecutive_failures=1,
+                            )
+                        )
+                except IntegrityError:
+                    pass
+
+    def clear_failure(self, profile: str) -> None:
+        """An operator's forced refresh lifts a permanent failure before trying again."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(tokens)
+                .where(tokens.c.profile == profile)
+                .values(failure_permanent=False, updated_at=self.clock())
+            )
+
+    def rewrap_all(self) -> int:
+        """Re-encrypt every stored token under the first key; returns how many."""
+        count = 0
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(tokens.c.profile, tokens.c.token_ciphertext).where(
+                    tokens.c.token_ciphertext.is_not(None)
+                )
+            ).all()
+            for profile, ciphertext in rows:
+                try:
+                    rotated = self.cipher.rotate(ciphertext)
+                except Undecryptable:
+                    log.warning("token of profile %s cannot be decrypted; left as is", profile)
+                    continue
+                conn.execute(
+                    update(tokens)
+                    .where(tokens.c.profile == profile)
+                    .values(token_ciphertext=rotated)
+                )
+                count += 1
+        return count
