@@ -74,10 +74,14 @@ def parse_settings(text: str, env: Mapping[str, str], source: str = "config") ->
         raise ConfigError(f"{source}: not valid YAML{where}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping")
+    resolved = _resolve(raw, env, "")
     try:
-        return Settings.model_validate(_resolve(raw, env, ""))
+        return Settings.model_validate(resolved)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        problem = _describe(exc)
+    # Raised outside the handler so the pydantic error, which quotes input values, is not kept
+    # as __context__ where a traceback printer would show a secret.
+    raise ConfigError(problem)
 
 
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:

@@ -1,0 +1,57 @@
+"""Invalidation storms: hundreds of calls in flight, tokens revoked mid-run, one login each."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from celery import Celery
+from celery.result import ResultSet
+
+from simulator import Simulator
+from tests.conftest import call
+from tests.support.workers import WorkerPool
+
+TASKS = 240
+REVOCATIONS = 3
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.02)
+
+
+def run_storm(producer: Celery, simulator: Simulator) -> None:
+    simulator.configure(invalidate_on_login=True, call_latency=0.05)
+    results = ResultSet([call(producer, params={"i": i}) for i in range(TASKS)])
+    for revocation in range(1, REVOCATIONS + 1):
+        wait_for(lambda r=revocation: simulator.stats()["logins_succeeded"] == r)
+        wait_for(lambda: simulator.stats()["calls"] >= 20 * simulator.stats()["logins_succeeded"])
+        assert results.completed_count() < TASKS, "the storm ended before every revocation"
+        simulator.revoke()
+    values = results.join(timeout=120)
+    assert values == [{"i": i} for i in range(TASKS)]
+    stats = simulator.stats()
+    assert stats["logins_succeeded"] == 1 + REVOCATIONS
+    assert stats["logins_attempted"] == 1 + REVOCATIONS
+    assert stats["rejections"] >= REVOCATIONS
+
+
+@pytest.mark.slow
+def test_storm_on_two_prefork_workers_logs_in_once_per_revocation(
+    start_workers: Callable[..., WorkerPool], producer: Celery, simulator: Simulator
+) -> None:
+    start_workers(processes=2, concurrency=8)
+    run_storm(producer, simulator)
+
+
+@pytest.mark.slow
+def test_storm_on_the_threads_pool_logs_in_once_per_revocation(
+    start_workers: Callable[..., WorkerPool], producer: Celery, simulator: Simulator
+) -> None:
+    start_workers(processes=1, concurrency=32, pool="threads")
+    run_storm(producer, simulator)

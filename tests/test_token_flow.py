@@ -1,0 +1,131 @@
+"""The token decisions, driven with plain values: no database, no Redis, no clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from worker.causes import Cause
+from worker.settings import TokenSettings
+from worker.token_flow import (
+    AwaitRefresh,
+    GiveUp,
+    UseToken,
+    WaitState,
+    after_rejection,
+    backoff,
+    decide,
+    wait_after_rejection,
+)
+from worker.token_store import Failure, TokenRecord
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+POLICY = TokenSettings(wait_timeout=30, refused_cooldown=300, max_refresh_cycles=3)
+
+
+def record(generation: int = 1, token: str | None = "tok", **extra: object) -> TokenRecord:
+    return TokenRecord("default", generation, token, **extra)  # type: ignore[arg-type]
+
+
+def test_a_stored_token_is_used() -> None:
+    assert decide(record(), NOW, None, POLICY) == UseToken("tok", 1)
+
+
+def test_no_token_asks_for_a_refresh_of_generation_zero() -> None:
+    decision = decide(TokenRecord("default", 0), NOW, None, POLICY)
+    assert decision == AwaitRefresh(WaitState(NOW.timestamp(), 0))
+
+
+def test_an_expired_token_asks_for_a_refresh_of_its_generation() -> None:
+    expired = record(generation=4, expires_at=NOW - timedelta(seconds=1))
+    decision = decide(expired, NOW, None, POLICY)
+    assert isinstance(decision, AwaitRefresh)
+    assert decision.wait.stale_generation == 4
+
+
+def test_a_token_within_the_leeway_of_its_expiry_counts_as_expired() -> None:
+    almost = record(expires_at=NOW + timedelta(seconds=POLICY.expiry_leeway / 2))
+    assert isinstance(decide(almost, NOW, None, POLICY), AwaitRefresh)
+
+
+def test_a_waiting_task_keeps_waiting_while_the_database_holds_the_stale_generation() -> None:
+    wait = WaitState(NOW.timestamp() - 1, stale_generation=1)
+    assert decide(record(generation=1), NOW, wait, POLICY) == AwaitRefresh(wait)
+
+
+def test_a_waiting_task_uses_the_newer_generation_once_it_is_stored() -> None:
+    wait = WaitState(NOW.timestamp() - 1, stale_generation=1)
+    assert decide(record(generation=2, token="new"), NOW, wait, POLICY) == UseToken("new", 2)
+
+
+def test_waiting_past_the_bound_gives_up_with_the_last_failure_cause() -> None:
+    failure = Failure("timeout", "read timeout", NOW, permanent=False, consecutive=2)
+    wait = WaitState(NOW.timestamp() - 31, stale_generation=1)
+    decision = decide(record(failure=failure), NOW, wait, POLICY)
+    assert isinstance(decision, GiveUp)
+    assert decision.cause == "timeout"
+
+
+def test_waiting_past_the_bound_without_a_failure_gives_up_with_wait_timeout() -> None:
+    wait = WaitState(NOW.timestamp() - 31, stale_generation=1)
+    decision = decide(record(), NOW, wait, POLICY)
+    assert isinstance(decision, GiveUp)
+    assert decision.cause == Cause.WAIT_TIMEOUT
+
+
+def test_refused_credentials_fail_new_calls_fast_during_the_cooldown() -> None:
+    refused = Failure("refused", "user invalid", NOW - timedelta(seconds=10), True, 1)
+    decision = decide(TokenRecord("default", 0, failure=refused), NOW, None, POLICY)
+    assert decision == GiveUp("refused", "user invalid")
+
+
+def test_refused_credentials_are_tried_again_after_the_cooldown() -> None:
+    refused = Failure("refused", "user invalid", NOW - timedelta(seconds=301), True, 1)
+    decision = decide(TokenRecord("default", 0, failure=refused), NOW, None, POLICY)
+    assert isinstance(decision, AwaitRefresh)
+
+
+def test_a_rejection_while_the_database_holds_a_newer_generation_uses_it_at_once() -> None:
+    wait = wait_after_rejection(None, 1, NOW)
+    assert after_rejection(record(generation=2, token="new"), NOW, wait, POLICY) == UseToken(
+        "new", 2
+    )
+
+
+def test_a_rejection_of_the_stored_generation_asks_for_its_refresh() -> None:
+    wait = wait_after_rejection(None, 1, NOW)
+    decision = after_rejection(record(generation=1), NOW, wait, POLICY)
+    assert decision == AwaitRefresh(WaitState(NOW.timestamp(), 1, 1))
+
+
+def test_rejections_beyond_the_cycle_limit_give_up() -> None:
+    wait = WaitState(NOW.timestamp(), 3, cycles=3)
+    wait = wait_after_rejection(wait, 4, NOW)
+    decision = after_rejection(record(generation=4), NOW, wait, POLICY)
+    assert isinstance(decision, GiveUp)
+    assert decision.cause == Cause.REJECTED_AFTER_REFRESH
+
+
+@pytest.mark.parametrize(
+    ("attempt", "rand", "expected"),
+    [(1, 0.0, 0.25), (1, 1.0, 0.5), (2, 1.0, 1.0), (3, 1.0, 2.0), (10, 1.0, 5.0)],
+)
+def test_backoff_doubles_with_jitter_up_to_the_maximum(
+    attempt: int, rand: float, expected: float
+) -> None:
+    assert backoff(attempt, 0.5, 5.0, rand) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "x",
+        {"since": 1.0},
+        {"since": "a", "stale_generation": 1, "cycles": 0},
+        {"since": 1.0, "stale_generation": 1, "cycles": 0, "extra": 1},
+    ],
+)
+def test_a_forged_wait_state_is_refused(value: object) -> None:
+    with pytest.raises(ValueError):
+        WaitState.from_kwargs(value)
