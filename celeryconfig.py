@@ -6,7 +6,7 @@ ledger makes a second delivery harmless. Each setting says why it is here.
 
 from __future__ import annotations
 
-from kombu import Queue
+from kombu import Queue  # type: ignore[attr-defined]
 
 from worker.config import get_settings
 
@@ -26,7 +26,7 @@ result_expires = int(_settings.celery.result_expires)
 # Two queues: a refresh never waits behind a backlog of payments. A plain
 # `celery -A worker worker` consumes both.
 task_default_queue = "paynet"
-task_queues = (Queue("paynet"), Queue("paynet.token"))
+task_queues = (Queue("paynet"), Queue("paynet.token"))  # type: ignore[no-untyped-call]
 task_routes = {
     "paynet.call": {"queue": "paynet"},
     "paynet.refresh_token": {"queue": "paynet.token"},

@@ -70,7 +70,9 @@ def redis_client(real_services: Services) -> Iterator[Redis]:
 
 
 @pytest.fixture
-def clean(real_services: Services, engine: Engine, simulator: Simulator, redis_client: Redis) -> None:
+def clean(
+    real_services: Services, engine: Engine, simulator: Simulator, redis_client: Redis
+) -> None:
     """Every test starts with no token, no ledger, an empty broker and a fresh simulator."""
     redis_client.flushdb()
     with engine.begin() as conn:

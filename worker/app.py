@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from celery import Celery
 
-from worker import lifecycle
+from worker import lifecycle, logs
 
 app = Celery("paynet-gateway", include=["tasks.paynet"])
 app.config_from_object("celeryconfig")
+logs.connect()
 lifecycle.connect(app)

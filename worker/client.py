@@ -177,6 +177,7 @@ def judge_login(
 def _read_limited(response: requests.Response) -> bytes:
     chunks: list[bytes] = []
     size = 0
+    chunk: bytes
     for chunk in response.iter_content(chunk_size=65536):
         size += len(chunk)
         if size > jsonrpc.MAX_BODY_BYTES:

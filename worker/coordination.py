@@ -51,9 +51,10 @@ class Coordinator:
         self.redis.delete(self._request_key(profile, stale_generation))
 
     def lock(self, profile: str) -> Lock:
-        return self.redis.lock(
+        lock: Lock = self.redis.lock(
             f"paynet:refresh-lock:{profile}", timeout=self.policy.lock_ttl, blocking=False
         )
+        return lock
 
     def take_login_slot(self, profile: str, now: float | None = None) -> float:
         """0 if a login may go ahead now, else the seconds until the budget's window ends."""

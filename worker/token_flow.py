@@ -128,4 +128,4 @@ def backoff(attempt: int, initial: float, maximum: float, rand: float | None = N
     """Exponential backoff with full-range jitter in [50 %, 100 %] of the step."""
     step = min(maximum, initial * 2 ** max(0, attempt - 1))
     jitter = random.random() if rand is None else rand
-    return step * (0.5 + jitter / 2)
+    return float(step * (0.5 + jitter / 2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -35,10 +36,8 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL the whole process group, as when a host dies."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.popen.wait(timeout=10)
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -48,10 +47,8 @@ class WorkerProcess:
                 self.popen.wait(timeout=timeout)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 pass
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         if self.popen.poll() is None:
             self.popen.wait(timeout=10)
         self._log.close()

@@ -1,0 +1,103 @@
+"""``paynet-gateway token ...``: what operators may see of tokens (never the token itself)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+
+from worker.cli.common import CommandError, Subparsers, add_command
+from worker.config import REPO_ROOT, get_settings
+from worker.crypto import cipher_from_settings, new_key
+from worker.database import make_engine
+from worker.token_store import TokenStore, utcnow
+
+
+def register(subparsers: Subparsers) -> None:
+    token = add_command(subparsers, "token", "Inspect and manage Paynet tokens.")
+    actions = token.add_subparsers(dest="action", metavar="ACTION", required=True)
+    status = add_command(actions, "status", "Per profile: generation, age, expiry, last failure.")
+    status.set_defaults(handler=run_status)
+    refresh = add_command(
+        actions, "refresh", "Force a login now, through the same lock and login budget."
+    )
+    refresh.add_argument("--profile", default="default")
+    refresh.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for the new generation"
+    )
+    refresh.set_defaults(handler=run_refresh)
+    add_command(actions, "new-key", "Print a new token encryption key.").set_defaults(
+        handler=run_new_key
+    )
+
+
+def _store() -> TokenStore:
+    settings = get_settings()
+    engine = make_engine(settings.database.url)
+    return TokenStore(engine, cipher_from_settings(settings.security, REPO_ROOT))
+
+
+def _when(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value else "-"
+
+
+def run_status(_args: argparse.Namespace) -> int:
+    settings = get_settings()
+    store = _store()
+    now = utcnow()
+    try:
+        for profile in settings.paynet.profiles:
+            record = store.load(profile)
+            age = f"{(now - record.issued_at).total_seconds():.0f}s" if record.issued_at else "-"
+            state = "present" if record.token else "none"
+            print(
+                f"profile={profile} token={state} generation={record.generation} "
+                f"issued={_when(record.issued_at)} age={age} expires={_when(record.expires_at)}"
+            )
+            failure = record.failure
+            if failure is not None:
+                kind = "permanent" if failure.permanent else "transient"
+                print(
+                    f"  last failure: cause={failure.cause} ({kind}) at={_when(failure.at)} "
+                    f"consecutive={failure.consecutive}: {failure.detail}"
+                )
+    finally:
+        store.engine.dispose()
+    return 0
+
+
+def run_refresh(args: argparse.Namespace) -> int:
+    import time
+
+    from worker.app import app
+
+    settings = get_settings()
+    if args.profile not in settings.paynet.profiles:
+        raise CommandError(f"unknown profile {args.profile!r}")
+    store = _store()
+    try:
+        before = store.load(args.profile).generation
+        store.clear_failure(args.profile)
+        app.send_task(
+            "paynet.refresh_token",
+            kwargs={"profile": args.profile, "stale_generation": before, "force": True},
+            queue="paynet.token",
+        )
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            record = store.load(args.profile)
+            if record.generation > before:
+                print(f"profile={args.profile} refreshed: generation {record.generation}")
+                return 0
+            if record.failure is not None and record.failure.at.timestamp() > time.time() - 1:
+                raise CommandError(
+                    f"refresh failed: cause={record.failure.cause}: {record.failure.detail}"
+                )
+            time.sleep(0.2)
+    finally:
+        store.engine.dispose()
+    raise CommandError(f"no new token within {args.timeout:g} s (is a worker running?)")
+
+
+def run_new_key(_args: argparse.Namespace) -> int:
+    print(new_key())
+    return 0
