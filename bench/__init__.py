@@ -1,0 +1,1 @@
+"""Benchmarks: what the token mechanism costs, and what its single-flight refresh saves."""

@@ -1,0 +1,92 @@
+"""The gateway's Celery app plus what only the benchmarks need.
+
+``celery -A bench.app worker`` runs the very same app and configuration as ``-A worker``, with
+a bare task for comparison, counters of token-store reads and rejected tasks, and the baseline
+strategies switched in by ``BENCH_STRATEGY``. None of this exists outside the benchmarks.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import requests
+from celery import current_task
+from redis import Redis
+from sqlalchemy import Engine, event
+
+from bench import strategies
+from worker import runtime as runtime_module
+from worker.app import app
+from worker.config import get_settings
+
+app.conf.result_extended = True  # the bench reads each task's retries; no secret in its args
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+    return session
+
+
+@app.task(name="bench.bare_call")
+def bare_call(method: str, params: dict[str, Any]) -> Any:
+    """The same HTTP POST as paynet.call, with a fixed token and no token management."""
+    profile = get_settings().profile("default")
+    body = {
+        "jsonrpc": "2.0",
+        "method": method,
+        "id": 1,
+        "params": params,
+        "token": os.environ["BENCH_FIXED_TOKEN"],
+    }
+    timeout = (profile.timeouts.connect, profile.timeouts.read)
+    answer = _session().post(profile.url(profile.resource_path), json=body, timeout=timeout)
+    return answer.json()["result"]
+
+
+def _counting_redis() -> Redis:
+    client = getattr(_local, "redis", None)
+    if client is None:
+        client = _local.redis = Redis.from_url(get_settings().redis.url)
+    return client
+
+
+def _count_store_reads(engine: Engine) -> None:
+    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "paynet_tokens" in statement:
+            _counting_redis().incr("bench:store_reads")
+
+    event.listen(engine, "before_cursor_execute", before)
+
+
+def _mark_caught(runtime: runtime_module.Runtime) -> None:
+    rejected = runtime.provider.rejected
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        task = current_task
+        if task is not None and task.request.id:
+            _counting_redis().hsetnx("bench:caught", task.request.id, repr(time.time()))
+        return rejected(*args, **kwargs)
+
+    runtime.provider.rejected = counting  # type: ignore[method-assign]
+
+
+_build = runtime_module.build_runtime
+
+
+def _bench_runtime(*args: Any, **kwargs: Any) -> runtime_module.Runtime:
+    runtime = strategies.install(
+        os.environ.get("BENCH_STRATEGY", "single_flight"), _build(*args, **kwargs)
+    )
+    _count_store_reads(runtime.engine)
+    _mark_caught(runtime)
+    return runtime
+
+
+runtime_module.build_runtime = _bench_runtime

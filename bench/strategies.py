@@ -1,0 +1,132 @@
+"""Baselines the gateway is measured against; they exist only in the benchmarks.
+
+- ``single_flight``: the gateway as shipped.
+- ``lock_only``: every rejected task requests its own refresh (no deduplication), and the
+  refresher logs in under the lock without checking whether a newer generation is stored.
+- ``naive``: every task that finds no usable token, or is rejected, logs in by itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from worker.causes import LoginFailure
+from worker.client import PaynetClient
+from worker.coordination import Coordinator
+from worker.gateway import Gateway
+from worker.refresher import Outcome, Refresher
+from worker.runtime import Runtime
+from worker.token_flow import (
+    AwaitRefresh,
+    Decision,
+    GiveUp,
+    UseToken,
+    WaitState,
+    decide,
+    usable,
+    wait_after_rejection,
+)
+from worker.token_provider import TokenProvider
+
+STRATEGIES = ("single_flight", "lock_only", "naive")
+
+
+class UndedupedCoordinator(Coordinator):
+    def request_refresh(self, profile: str, stale_generation: int) -> bool:
+        self.enqueue(profile, stale_generation)
+        return True
+
+
+class UncheckedRefresher(Refresher):
+    def _refresh_locked(
+        self, profile: str, stale_generation: int, attempt: int, force: bool
+    ) -> Outcome:
+        return super()._refresh_locked(profile, stale_generation, attempt, force=True)
+
+
+class LockOnlyProvider(TokenProvider):
+    """Requests a refresh once per rejection (and once per first miss), not on every poll."""
+
+    def token(self, profile: str, wait: WaitState | None) -> Decision:
+        if wait is not None:
+            record = self._load(profile)
+            decision = decide(record, self.clock(), wait, self.policy)
+            if isinstance(decision, UseToken):
+                return self._act(record, decision)
+            return decision
+        return super().token(profile, wait)
+
+
+class NaiveProvider(TokenProvider):
+    def __init__(self, base: TokenProvider, clients: dict[str, PaynetClient], ttl: float | None):
+        super().__init__(base.store, base.coordinator, base.policy, base.clock)
+        self.clients = clients
+        self.ttl = ttl
+
+    def token(self, profile: str, wait: WaitState | None) -> Decision:
+        with self._lock:
+            cached = self._cache.get(profile)
+        now = self.clock()
+        if cached is not None and usable(cached, now, self.policy.expiry_leeway):
+            assert cached.token is not None
+            return UseToken(cached.token, cached.generation)
+        record = self._load(profile)
+        if usable(record, now, self.policy.expiry_leeway) and record.token is not None:
+            with self._lock:
+                self._cache[profile] = record
+            return UseToken(record.token, record.generation)
+        return self._login(profile)
+
+    def rejected(
+        self, profile: str, generation: int, wait: WaitState | None
+    ) -> tuple[Decision, WaitState]:
+        wait = wait_after_rejection(wait, generation, self.clock())
+        if wait.cycles > self.policy.max_refresh_cycles:
+            return GiveUp("rejected_after_refresh", "naive strategy gave up"), wait
+        return self._login(profile), wait
+
+    def _login(self, profile: str) -> Decision:
+        try:
+            token = self.clients[profile].login().token
+        except LoginFailure as failure:
+            return GiveUp(failure.cause, failure.detail)
+        generation = self.store.load(profile).generation
+        saved = self.store.save_token(profile, token, generation, self.ttl)
+        new = saved if saved is not None else generation + 1
+        with self._lock:
+            self._cache[profile] = dataclasses.replace(
+                self.store.load(profile), token=token, generation=new
+            )
+        return UseToken(token, new)
+
+
+def install(strategy: str, runtime: Runtime) -> Runtime:
+    if strategy == "single_flight":
+        return runtime
+    settings = runtime.settings
+    if strategy == "naive":
+        provider: TokenProvider = NaiveProvider(
+            runtime.provider, runtime.clients, settings.token.ttl
+        )
+        gateway = Gateway(settings, provider, runtime.clients)
+        return dataclasses.replace(runtime, provider=provider, gateway=gateway)
+    if strategy == "lock_only":
+        coordinator = UndedupedCoordinator(
+            runtime.redis, settings.token, runtime.coordinator.enqueue
+        )
+        provider = LockOnlyProvider(runtime.store, coordinator, settings.token, runtime.store.clock)
+        refresher = UncheckedRefresher(
+            settings, runtime.store, coordinator, runtime.clients, runtime.store.clock
+        )
+        gateway = Gateway(settings, provider, runtime.clients)
+        return dataclasses.replace(
+            runtime,
+            coordinator=coordinator,
+            provider=provider,
+            refresher=refresher,
+            gateway=gateway,
+        )
+    raise ValueError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
+
+
+__all__ = ["STRATEGIES", "AwaitRefresh", "install"]
