@@ -18,6 +18,7 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from worker import jsonrpc
 from worker.causes import Cause, LoginFailure
+from worker.redaction import register_secret, register_token
 from worker.settings import ProfileSettings
 
 _ids = itertools.count(1)
@@ -87,6 +88,7 @@ class PaynetClient:
         self.profile = profile
         self.transient_login_codes = transient_login_codes
         self.session = session or new_session()
+        register_secret(profile.password.get_secret_value())
         self._verify: bool | str = profile.ca_bundle or profile.verify_tls
 
     def post(self, path: str, body: dict[str, Any], read_timeout: float) -> HttpAnswer:
@@ -132,9 +134,9 @@ class PaynetClient:
             answer = self.post(self.profile.login_path, body, self.profile.timeouts.login)
         except TransportFailure as failure:
             raise LoginFailure(failure.cause, failure.detail) from None
-        return LoginSuccess(
-            judge_login(answer, request_id, self.transient_login_codes), answer.elapsed
-        )
+        token = judge_login(answer, request_id, self.transient_login_codes)
+        register_token(token)
+        return LoginSuccess(token, answer.elapsed)
 
 
 @dataclass(frozen=True)

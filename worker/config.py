@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from worker.redaction import register_secret
 from worker.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -76,12 +77,25 @@ def parse_settings(text: str, env: Mapping[str, str], source: str = "config") ->
         raise ConfigError(f"{source}: the top level must be a mapping")
     resolved = _resolve(raw, env, "")
     try:
-        return Settings.model_validate(resolved)
+        settings = Settings.model_validate(resolved)
     except ValidationError as exc:
         problem = _describe(exc)
+    else:
+        _register_secrets(settings)
+        return settings
     # Raised outside the handler so the pydantic error, which quotes input values, is not kept
     # as __context__ where a traceback printer would show a secret.
     raise ConfigError(problem)
+
+
+def _register_secrets(settings: Settings) -> None:
+    """Secrets enter the process here: from now on the log filter masks them."""
+    for profile in settings.paynet.profiles.values():
+        register_secret(profile.password.get_secret_value())
+    keys = settings.security.token_keys
+    if keys is not None:
+        for key in keys.get_secret_value().split(","):
+            register_secret(key.strip())
 
 
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:

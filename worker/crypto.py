@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from worker.redaction import register_secret
 from worker.settings import SecuritySettings
 
 KEY_VARIABLE = "PAYNET_TOKEN_KEY"
@@ -28,6 +29,8 @@ class TokenCipher:
     def __init__(self, keys: list[bytes]) -> None:
         if not keys:
             raise TokenKeyError(f"{KEY_VARIABLE}: no key given")
+        for key in keys:
+            register_secret(key.decode("ascii", errors="replace"))
         try:
             self._fernet = MultiFernet([Fernet(key) for key in keys])
         except (ValueError, TypeError):

@@ -14,6 +14,7 @@ from worker import jsonrpc
 from worker.causes import describe
 from worker.client import HttpMalformed, PaynetClient, TransportFailure
 from worker.errors import MalformedResponse, PaynetRpcError, ProviderUnavailable, TokenUnavailable
+from worker.redaction import redact, redact_value
 from worker.request import CallRequest
 from worker.settings import Settings
 from worker.token_flow import Decision, GiveUp, UseToken, WaitState
@@ -46,7 +47,8 @@ class Gateway:
             if isinstance(answer, jsonrpc.RpcResult):
                 return answer.value
             if answer.code not in self.settings.token.unauthorized_codes:
-                raise PaynetRpcError(answer.code, answer.message, answer.data)
+                # Paynet may echo the token back in an error; the result backend must not keep it.
+                raise PaynetRpcError(answer.code, redact(answer.message), redact_value(answer.data))
             log.info("token rejected: profile=%s generation=%d", request.profile, token.generation)
             decision, wait = self.provider.rejected(request.profile, token.generation, wait)
 

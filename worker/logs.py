@@ -12,6 +12,7 @@ from typing import Any
 
 from celery.signals import setup_logging
 
+from worker.redaction import RedactingFilter
 from worker.settings import LoggingSettings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
@@ -24,6 +25,8 @@ def handlers_for(settings: LoggingSettings) -> list[logging.Handler]:
         handlers.append(logging.FileHandler(settings.file, encoding="utf-8"))
     for each in handlers:
         each.setFormatter(logging.Formatter(TEXT_FORMAT))
+        # On the handler, not a logger: a logger's filter never sees its children's records.
+        each.addFilter(RedactingFilter())
     return handlers
 
 

@@ -10,12 +10,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from worker.causes import Cause
 from worker.crypto import TokenCipher, Undecryptable
+from worker.redaction import register_token
 from worker.tables import tokens
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,14 @@ class Failure:
     at: datetime
     permanent: bool
     consecutive: int
+
+
+@dataclass(frozen=True)
+class Rewrapped:
+    """What ``rewrap_all`` did: how many tokens it re-encrypted, which no key could decrypt."""
+
+    rotated: int
+    undecryptable: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,7 @@ class TokenStore:
         if ciphertext is None:
             return None
         try:
-            return self.cipher.decrypt(ciphertext)
+            token = self.cipher.decrypt(ciphertext)
         except Undecryptable:
             log.warning(
                 "token of profile %s (generation %d) cannot be decrypted with the configured "
@@ -97,11 +107,14 @@ class TokenStore:
                 generation,
             )
             return None
+        register_token(token)
+        return token
 
     def save_token(
         self, profile: str, token: str, expected_generation: int, ttl: float | None
     ) -> int | None:
         """Store a new token as generation ``expected_generation + 1``; None if it moved on."""
+        register_token(token)
         now = self.clock()
         values = {
             "token_ciphertext": self.cipher.encrypt(token),
@@ -174,25 +187,41 @@ class TokenStore:
                 .values(failure_permanent=False, updated_at=self.clock())
             )
 
-    def rewrap_all(self) -> int:
-        """Re-encrypt every stored token under the first key; returns how many."""
-        count = 0
-        with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(tokens.c.profile, tokens.c.token_ciphertext).where(
-                    tokens.c.token_ciphertext.is_not(None)
-                )
-            ).all()
-            for profile, ciphertext in rows:
+    def rewrap_all(self) -> Rewrapped:
+        """Re-encrypt every stored token under the first key (``token rotate-key``)."""
+        with self.engine.connect() as conn:
+            profiles = (
+                conn.execute(select(tokens.c.profile).where(tokens.c.token_ciphertext.is_not(None)))
+                .scalars()
+                .all()
+            )
+        rotated, undecryptable = 0, []
+        for profile in profiles:
+            outcome = self._rewrap(profile)
+            if outcome == "rotated":
+                rotated += 1
+            elif outcome == "undecryptable":
+                undecryptable.append(profile)
+        return Rewrapped(rotated, tuple(undecryptable))
+
+    def _rewrap(self, profile: str) -> Literal["rotated", "undecryptable", "gone"]:
+        """Rewrite the row only if it still holds the ciphertext read: a token a worker saved
+        meanwhile is never replaced by the re-encryption of the older one (it is read again)."""
+        while True:
+            with self.engine.begin() as conn:
+                ciphertext = conn.execute(
+                    select(tokens.c.token_ciphertext).where(tokens.c.profile == profile)
+                ).scalar()
+                if ciphertext is None:
+                    return "gone"
                 try:
                     rotated = self.cipher.rotate(ciphertext)
                 except Undecryptable:
-                    log.warning("token of profile %s cannot be decrypted; left as is", profile)
-                    continue
-                conn.execute(
+                    return "undecryptable"
+                changed = conn.execute(
                     update(tokens)
-                    .where(tokens.c.profile == profile)
+                    .where(tokens.c.profile == profile, tokens.c.token_ciphertext == ciphertext)
                     .values(token_ciphertext=rotated)
-                )
-                count += 1
-        return count
+                ).rowcount
+            if changed:
+                return "rotated"
