@@ -7,7 +7,7 @@ from datetime import datetime
 
 from worker.cli.common import CommandError, Subparsers, add_command
 from worker.config import REPO_ROOT, get_settings
-from worker.crypto import cipher_from_settings, new_key
+from worker.crypto import KEY_VARIABLE, TokenKeyError, cipher_from_settings, new_key
 from worker.database import make_engine
 from worker.token_store import TokenStore, utcnow
 
@@ -28,12 +28,20 @@ def register(subparsers: Subparsers) -> None:
     add_command(actions, "new-key", "Print a new token encryption key.").set_defaults(
         handler=run_new_key
     )
+    add_command(
+        actions,
+        "rotate-key",
+        f"Re-encrypt every stored token with the first key of {KEY_VARIABLE}.",
+    ).set_defaults(handler=run_rotate_key)
 
 
 def _store() -> TokenStore:
     settings = get_settings()
-    engine = make_engine(settings.database.url)
-    return TokenStore(engine, cipher_from_settings(settings.security, REPO_ROOT))
+    try:
+        cipher = cipher_from_settings(settings.security, REPO_ROOT)
+    except TokenKeyError as exc:
+        raise CommandError(str(exc)) from None
+    return TokenStore(make_engine(settings.database.url), cipher)
 
 
 def _when(value: datetime | None) -> str:
@@ -100,4 +108,21 @@ def run_refresh(args: argparse.Namespace) -> int:
 
 def run_new_key(_args: argparse.Namespace) -> int:
     print(new_key())
+    return 0
+
+
+def run_rotate_key(_args: argparse.Namespace) -> int:
+    """Prints counts and profile names only: never a key, never a token."""
+    store = _store()
+    try:
+        done = store.rewrap_all()
+    finally:
+        store.engine.dispose()
+    print(f"re-encrypted {done.rotated} token(s) with the first key of {KEY_VARIABLE}")
+    if done.undecryptable:
+        raise CommandError(
+            f"{len(done.undecryptable)} token(s) could not be decrypted with any key of "
+            f"{KEY_VARIABLE} and were left as they are (profiles: "
+            f"{', '.join(done.undecryptable)}); workers replace them with a fresh login"
+        )
     return 0

@@ -1,0 +1,168 @@
+"""Token keys: where they come from, rotating them, and what happens without one."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from celery import Celery
+from cryptography.fernet import Fernet
+from sqlalchemy import Engine, select
+
+from simulator import Simulator
+from tests.conftest import call
+from tests.support.workers import REPO_ROOT, WorkerPool
+from worker.crypto import KEY_VARIABLE, TokenCipher, TokenKeyError, cipher_from_settings
+from worker.settings import SecuritySettings
+from worker.tables import tokens
+from worker.token_store import TokenStore
+
+
+def key() -> bytes:
+    return Fernet.generate_key()
+
+
+def cli(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "worker.cli", *argv],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def ciphertexts(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(tokens.c.profile, tokens.c.token_ciphertext)).all()
+    return {profile: ciphertext for profile, ciphertext in rows}
+
+
+def test_the_development_key_is_created_once_readable_by_its_owner_only(tmp_path: Path) -> None:
+    first = cipher_from_settings(SecuritySettings(), tmp_path)
+    key_file = tmp_path / ".paynet-token-key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    written = key_file.read_bytes()
+    ciphertext = first.encrypt("tok-abc")
+
+    second = cipher_from_settings(SecuritySettings(), tmp_path)
+    assert second.decrypt(ciphertext) == "tok-abc"
+    assert key_file.read_bytes() == written
+
+
+def test_production_without_a_key_is_refused_naming_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(TokenKeyError, match=KEY_VARIABLE):
+        cipher_from_settings(SecuritySettings(environment="production"), tmp_path)
+    assert not (tmp_path / ".paynet-token-key").exists()
+
+
+def test_a_malformed_key_is_refused_without_echoing_it() -> None:
+    with pytest.raises(TokenKeyError) as caught:
+        TokenCipher([b"not-a-fernet-key-Qz93"])
+    assert KEY_VARIABLE in str(caught.value)
+    assert "Qz93" not in str(caught.value)
+
+
+def test_a_worker_in_production_without_a_key_exits_naming_the_variable(
+    start_workers: Callable[..., WorkerPool],
+) -> None:
+    workers = start_workers(env={"PAYNET_ENV": "production", "PAYNET_TOKEN_KEY": ""}, wait=False)
+    worker = workers.workers[0]
+    returncode = worker.popen.wait(timeout=60)
+    assert returncode != 0
+    assert f"cannot start: {KEY_VARIABLE} is not set" in worker.log()
+    assert "Traceback" not in worker.log()
+
+
+@pytest.mark.parametrize("action", ["status", "rotate-key"])
+def test_the_cli_in_production_without_a_key_exits_naming_the_variable(
+    gateway_env: dict[str, str], action: str
+) -> None:
+    env = {**gateway_env, "PAYNET_ENV": "production", "PAYNET_TOKEN_KEY": ""}
+    done = cli(env, "token", action)
+    assert done.returncode == 2
+    assert KEY_VARIABLE in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_token_under_an_old_key_is_read_after_a_new_key_is_put_first(
+    engine: Engine, clean: None
+) -> None:
+    old, new = key(), key()
+    TokenStore(engine, TokenCipher([old])).save_token("default", "tok-old-key", 0, None)
+    assert TokenStore(engine, TokenCipher([new, old])).load("default").token == "tok-old-key"
+
+
+def test_rotate_key_re_encrypts_every_stored_token_with_the_first_key(
+    engine: Engine, gateway_env: dict[str, str]
+) -> None:
+    old, new = key(), key()
+    before = TokenStore(engine, TokenCipher([old]))
+    before.save_token("default", "tok-default-1", 0, None)
+    before.save_token("other", "tok-other-1", 0, None)
+    stored = ciphertexts(engine)
+
+    done = cli(
+        {**gateway_env, KEY_VARIABLE: f"{new.decode()},{old.decode()}"}, "token", "rotate-key"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "re-encrypted 2 token(s)" in done.stdout
+
+    rotated = ciphertexts(engine)
+    assert all(rotated[profile] != stored[profile] for profile in stored)
+    new_only = TokenStore(engine, TokenCipher([new]))
+    assert new_only.load("default").token == "tok-default-1"
+    assert new_only.load("other").token == "tok-other-1"
+    assert TokenStore(engine, TokenCipher([old])).load("default").token is None
+    output = done.stdout + done.stderr
+    for secret in (old.decode(), new.decode(), "tok-default-1", "tok-other-1"):
+        assert secret not in output
+
+
+def test_rotate_key_names_the_tokens_no_key_decrypts_and_leaves_them_as_they_are(
+    engine: Engine, gateway_env: dict[str, str], token_key: str
+) -> None:
+    TokenStore(engine, TokenCipher([key()])).save_token("lost", "tok-lost-1", 0, None)
+    TokenStore(engine, TokenCipher([token_key.encode()])).save_token("default", "tok-1", 0, None)
+    stored = ciphertexts(engine)
+
+    done = cli(gateway_env, "token", "rotate-key")
+    assert done.returncode == 2
+    assert "re-encrypted 1 token(s)" in done.stdout
+    assert "1 token(s) could not be decrypted" in done.stderr
+    assert "profiles: lost" in done.stderr
+    assert ciphertexts(engine)["lost"] == stored["lost"]
+
+
+def test_a_token_under_an_unknown_key_is_replaced_by_exactly_one_login(
+    start_workers: Callable[..., WorkerPool],
+    producer: Celery,
+    simulator: Simulator,
+    engine: Engine,
+    token_key: str,
+) -> None:
+    TokenStore(engine, TokenCipher([key()])).save_token("default", "tok-lost-key", 0, None)
+    workers = start_workers(processes=1, concurrency=2)
+
+    assert call(producer, params={"after": "lost key"}).get(timeout=30) == {"after": "lost key"}
+    assert simulator.stats()["logins_succeeded"] == 1
+    warnings = [line for line in workers.logs().splitlines() if " WARNING " in line]
+    assert any("cannot be decrypted" in line for line in warnings)
+    record = TokenStore(engine, TokenCipher([token_key.encode()])).load("default")
+    assert record.generation == 2
+    assert record.token == simulator.issued_tokens()[-1]
+
+
+def test_the_development_key_file_follows_the_umask_never_wider(tmp_path: Path) -> None:
+    previous = os.umask(0o000)
+    try:
+        cipher_from_settings(SecuritySettings(), tmp_path)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / ".paynet-token-key").stat().st_mode) == 0o600
