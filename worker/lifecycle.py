@@ -7,13 +7,14 @@ import sys
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_init
+from celery.signals import celeryd_after_setup, worker_init, worker_process_init
 
 from worker.config import REPO_ROOT, ConfigError, get_settings
 from worker.crypto import TokenKeyError, cipher_from_settings
 from worker.database import make_engine
 from worker.runtime import get_runtime, reset_runtime
 from worker.schema import SchemaBehind, ensure_current
+from worker.settings import Settings
 
 log = logging.getLogger("worker.lifecycle")
 
@@ -27,9 +28,21 @@ def check_startup() -> None:
         ensure_current(engine)
     finally:
         engine.dispose()
-    for name, profile in settings.paynet.profiles.items():
-        if not profile.verify_tls:
-            log.warning("TLS verification is OFF for Paynet profile %s (verify_tls: false)", name)
+
+
+def unverified_profiles(settings: Settings) -> list[str]:
+    return [name for name, profile in settings.paynet.profiles.items() if not profile.verify_tls]
+
+
+def _warn_insecure(**_: Any) -> None:
+    """Sent once logging is set up (``worker_init`` comes before it), so the warning is a log
+    line like any other, through the same handlers and filters."""
+    for name in unverified_profiles(get_settings()):
+        log.warning(
+            "TLS verification is OFF for Paynet profile %s (verify_tls: false): "
+            "the token and the password go to whoever answers",
+            name,
+        )
 
 
 def _on_worker_init(**_: Any) -> None:
@@ -53,4 +66,5 @@ def _on_process_init(**_: Any) -> None:
 
 def connect(app: Celery) -> None:
     worker_init.connect(_on_worker_init, weak=False)
+    celeryd_after_setup.connect(_warn_insecure, weak=False)
     worker_process_init.connect(_on_process_init, weak=False)
