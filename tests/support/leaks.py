@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from urllib.parse import quote, quote_plus
 
 from redis import Redis
@@ -141,3 +144,56 @@ def database_dump(engine: Engine) -> Iterator[tuple[str, str]]:
         for table in metadata.sorted_tables:
             for number, row in enumerate(conn.execute(select(table)), 1):
                 yield f"table {table.name} row {number}", " | ".join(_text(v) for v in row)
+
+
+class RedisRecorder:
+    """Every command sent to Redis while recording (``MONITOR``): what passed through, not only
+    what is left. Broker messages consumed, results overwritten and task events published (what
+    Flower shows) are all in it."""
+
+    _END = "leak-search-recording-ends"
+    _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.lines: list[str] = []
+        self._client = Redis.from_url(url)
+        self._monitor = self._client.monitor()
+        self._thread = threading.Thread(target=self._record, daemon=True)
+
+    def __enter__(self) -> RedisRecorder:
+        self._monitor.__enter__()
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        with Redis.from_url(self.url) as other:
+            other.echo(self._END)
+        self._thread.join(timeout=10)
+        self._monitor.__exit__()
+        self._client.close()
+
+    def _record(self) -> None:
+        while True:
+            line = _text(self._monitor.connection.read_response())
+            if self._END in line:
+                return
+            self.lines.append(line)
+
+    def haystack(self) -> Iterator[tuple[str, str]]:
+        for number, line in enumerate(self.lines, 1):
+            pieces = [
+                piece.replace('\\"', '"').replace("\\\\", "\\")
+                for piece in self._QUOTED.findall(line)
+            ]
+            where = f"redis command {number} ({' '.join(pieces[:2])})"
+            yield where, line
+            for piece in pieces:
+                yield where, piece
+                for body in _unwrapped(piece):
+                    yield where + " decoded message body", body
