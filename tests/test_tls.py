@@ -16,6 +16,7 @@ from tests.support.workers import WorkerPool
 from worker.causes import Cause, LoginFailure
 from worker.client import PaynetClient, TransportFailure
 from worker.config import load_settings
+from worker.lifecycle import transport_warnings
 from worker.settings import ProfileSettings
 
 
@@ -111,3 +112,21 @@ def test_the_shipped_configuration_reads_the_ca_bundle_from_the_environment(
     )
     assert settings.profile("default").ca_bundle == str(tmp_path / "ca.pem")
     assert settings.profile("default").verify_tls is True
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"PAYNET_BASE_URL": "https://paynet.example"}, []),
+        ({"PAYNET_BASE_URL": "http://127.0.0.1:8765"}, []),
+        ({"PAYNET_BASE_URL": "https://paynet.example", "PAYNET_VERIFY_TLS": "false"}, ["OFF"]),
+        ({"PAYNET_BASE_URL": "http://paynet.example", "PAYNET_ENV": "production"}, ["http://"]),
+    ],
+)
+def test_start_up_warns_when_credentials_could_travel_unprotected(
+    env: dict[str, str], expected: list[str]
+) -> None:
+    settings = load_settings(env={"PAYNET_PASSWORD": "pw-1234567", "PAYNET_TOKEN_KEY": "k", **env})
+    warnings_given = transport_warnings(settings)
+    assert len(warnings_given) == len(expected)
+    assert all(word in line for word, line in zip(expected, warnings_given, strict=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import subprocess
@@ -166,3 +167,14 @@ def test_the_development_key_file_follows_the_umask_never_wider(tmp_path: Path) 
     finally:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / ".paynet-token-key").stat().st_mode) == 0o600
+
+
+def test_a_key_file_others_can_read_is_used_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    key_file = tmp_path / ".paynet-token-key"
+    key_file.write_bytes(key())
+    key_file.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="worker.crypto"):
+        cipher_from_settings(SecuritySettings(), tmp_path)
+    assert any("chmod 600" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)

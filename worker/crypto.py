@@ -6,7 +6,9 @@ readable by its owner only; in production a missing key stops start-up.
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -15,6 +17,8 @@ from worker.redaction import register_secret
 from worker.settings import SecuritySettings
 
 KEY_VARIABLE = "PAYNET_TOKEN_KEY"
+
+log = logging.getLogger(__name__)
 
 
 class TokenKeyError(Exception):
@@ -63,6 +67,11 @@ def new_key() -> str:
 def _development_key(path: Path) -> bytes:
     """Read, or create once with mode 0600, the local development key."""
     if path.exists():
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            log.warning(
+                "token key file %s can be read by others (mode %03o): chmod 600 it", path, mode
+            )
         return path.read_bytes().strip()
     key = Fernet.generate_key()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -30,19 +30,28 @@ def check_startup() -> None:
         engine.dispose()
 
 
-def unverified_profiles(settings: Settings) -> list[str]:
-    return [name for name, profile in settings.paynet.profiles.items() if not profile.verify_tls]
+def transport_warnings(settings: Settings) -> list[str]:
+    """What start-up says about how the credentials travel to Paynet, one line per concern."""
+    found = []
+    for name, profile in settings.paynet.profiles.items():
+        if not profile.verify_tls:
+            found.append(
+                f"TLS verification is OFF for Paynet profile {name} (verify_tls: false): "
+                "the token and the password go to whoever answers"
+            )
+        if profile.base_url.startswith("http://") and settings.security.environment == "production":
+            found.append(
+                f"Paynet profile {name} is reached over plain http:// in production: "
+                "the token and the password cross the network unencrypted"
+            )
+    return found
 
 
 def _warn_insecure(**_: Any) -> None:
-    """Sent once logging is set up (``worker_init`` comes before it), so the warning is a log
-    line like any other, through the same handlers and filters."""
-    for name in unverified_profiles(get_settings()):
-        log.warning(
-            "TLS verification is OFF for Paynet profile %s (verify_tls: false): "
-            "the token and the password go to whoever answers",
-            name,
-        )
+    """Sent once logging is set up (``worker_init`` comes before it), so the warnings are log
+    lines like any other, through the same handlers and filters."""
+    for warning in transport_warnings(get_settings()):
+        log.warning("%s", warning)
 
 
 def _on_worker_init(**_: Any) -> None:
