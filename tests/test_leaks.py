@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
 from urllib.parse import quote
 
@@ -33,6 +34,7 @@ from tests.support.workers import WorkerPool
 from worker.crypto import TokenCipher
 from worker.redaction import MASK
 from worker.tables import tokens
+from worker.token_store import TokenStore
 
 DEBUG_ENV = {
     "LOG_LEVEL": "DEBUG",
@@ -123,6 +125,36 @@ def test_no_secret_reaches_logs_redis_the_database_or_stored_results(
     with engine.connect() as conn:
         ciphertext = conn.execute(select(tokens.c.token_ciphertext)).scalar_one()
     assert TokenCipher([token_key.encode()]).decrypt(ciphertext) == issued[-1]
+
+
+def test_a_token_paynet_echoes_in_an_error_reaches_neither_the_result_nor_the_logs(
+    start_workers: Callable[..., WorkerPool],
+    producer: Celery,
+    simulator: Simulator,
+    redis_client: Redis,
+    engine: Engine,
+    token_key: str,
+) -> None:
+    token = "tok-echo-" + token_urlsafe(16)
+    TokenStore(engine, TokenCipher([token_key.encode()])).save_token("default", token, 0, None)
+    echoed = {"code": -31000, "message": f"token {token} is not valid", "data": {"token": token}}
+    # The worker's first request (no login: the token is stored) carries id 1.
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "error": echoed})
+    simulator.inject_fault("resource", "raw", count=1, body=body)
+    workers = start_workers(processes=1, concurrency=1, env=DEBUG_ENV)
+
+    result = call(producer)
+    error = failure_of(result)
+
+    assert type(error).__name__ == "PaynetRpcError"
+    assert error.args == (-31000, f"token {MASK} is not valid", {"token": MASK})
+    workers.stop()
+    haystack = [
+        *log_lines(worker.log_path for worker in workers.workers),
+        *redis_dump(redis_client),
+        *stored_results([result]),
+    ]
+    assert [str(hit) for hit in search(haystack, {"token": token})] == []
 
 
 def test_the_search_finds_a_secret_planted_in_a_log_redis_or_the_database(
