@@ -178,3 +178,32 @@ def test_a_key_file_others_can_read_is_used_with_a_warning(
     with caplog.at_level(logging.WARNING, logger="worker.crypto"):
         cipher_from_settings(SecuritySettings(), tmp_path)
     assert any("chmod 600" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+
+
+class SaveDuringRotation(TokenCipher):
+    """Lets a worker save a new token between rotate-key's read and its write, once."""
+
+    def __init__(self, keys: list[bytes], worker: TokenStore) -> None:
+        super().__init__(keys)
+        self.worker = worker
+        self.saved = False
+
+    def rotate(self, ciphertext: str) -> str:
+        if not self.saved:
+            self.saved = True
+            assert self.worker.save_token("default", "tok-saved-meanwhile", 1, None) == 2
+        return super().rotate(ciphertext)
+
+
+def test_rotate_key_never_overwrites_a_token_saved_while_it_runs(
+    engine: Engine, clean: None
+) -> None:
+    old, new = key(), key()
+    worker = TokenStore(engine, TokenCipher([old]))
+    worker.save_token("default", "tok-before", 0, None)
+
+    done = TokenStore(engine, SaveDuringRotation([new, old], worker)).rewrap_all()
+
+    assert done.rotated == 1
+    record = TokenStore(engine, TokenCipher([new])).load("default")
+    assert (record.generation, record.token) == (2, "tok-saved-meanwhile")
