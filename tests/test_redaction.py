@@ -56,6 +56,13 @@ def test_base64_of_a_text_holding_the_secret_is_masked_at_any_offset(before: int
         assert not search([("line", redacted)], {"secret": SECRET})
 
 
+def test_a_long_secret_among_many_is_masked_whole() -> None:
+    long_secret = "pw-" + secrets.token_urlsafe(750)
+    registry = registry_of(long_secret, *(secrets.token_urlsafe(24) for _ in range(MAX_TOKENS)))
+    encoded = base64.b64encode(long_secret.encode()).decode()
+    assert registry.redact(f"a {long_secret} b {encoded} c") == f"a {MASK} b {MASK} c"
+
+
 def test_nothing_else_is_masked() -> None:
     line = "token refreshed: profile=default generation=3 duration=0.012s"
     assert registry_of(SECRET).redact(line) == line

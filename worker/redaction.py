@@ -2,8 +2,8 @@
 
 The first defence is never to log a secret. This filter catches what slips through: it sits on
 every handler (a filter on a logger would miss its children's records) and masks the configured
-passwords, the token keys and every token the process has seen, raw and in the encodings a
-secret travels in (base64 and URL-encoded, JSON-escaped).
+passwords, the token keys and the tokens the process has seen (the newest 64: older ones were
+long replaced), raw and in the encodings a secret travels in (base64 and URL-encoded, JSON-escaped).
 
 Secrets enter the registry where they enter the process: the configuration loader (passwords,
 keys), the token cipher (keys, the development key file too), the Paynet client (login) and the
@@ -25,7 +25,7 @@ from urllib.parse import quote, quote_plus
 MASK = "[REDACTED]"
 MIN_LENGTH = 4  # shorter strings would shred ordinary text; no real secret is that short
 _CORE_MIN_LENGTH = 8
-MAX_TOKENS = 256  # tokens seen; the pinned secrets (passwords, keys) are never dropped
+MAX_TOKENS = 64  # the newest tokens seen; the pinned secrets (passwords, keys) are never dropped
 
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
@@ -105,10 +105,39 @@ class SecretRegistry:
 
 def _compile(secrets: Iterable[str]) -> re.Pattern[str] | None:
     forms = {form for secret in secrets for form in encodings(secret)}
-    if not forms:
-        return None
-    # Longest first, so a base64 form is masked whole rather than around an inner match.
-    return re.compile("|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True)))
+    return re.compile(_trie_pattern(forms)) if forms else None
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    """One regex for many literals, branching character by character.
+
+    A flat ``a|b|c...`` makes the regex engine try every secret at every position (300 us a
+    line with a few hundred tokens); a trie rejects a position at its first character. Optional
+    tails are greedy, so the longest form matches and a base64 form is masked whole.
+    """
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        branches = []
+        for char, child in sorted(node.items()):
+            if not char:
+                continue
+            run = char  # a chain without branches is one literal: recursion only at forks
+            while len(child) == 1 and "" not in child:
+                ((following, child),) = child.items()
+                run += following
+            branches.append(re.escape(run) + build(child))
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return build(trie)
 
 
 registry = SecretRegistry()
