@@ -15,7 +15,6 @@ from celery import Task
 from worker.app import app
 from worker.errors import InvalidRequest
 from worker.gateway import NeedWait
-from worker.refresher import AlreadyFresh, Busy, Failed, Refreshed
 from worker.request import parse_call
 from worker.runtime import get_runtime
 from worker.token_flow import WaitState
@@ -51,25 +50,14 @@ def refresh_token(
     force: bool = False,
 ) -> None:
     runtime = get_runtime()
-    policy = runtime.settings.token
     started = started or time.time()
-    outcome = runtime.refresher.refresh(profile, stale_generation, attempt, force)
-    elapsed = time.time() - started
-    retry_in: float | None = None
-    if isinstance(outcome, Busy):
-        retry_in = policy.wait_step
-    elif isinstance(outcome, Failed) and outcome.retry_in is not None:
-        retry_in = outcome.retry_in
-        attempt += 1
-    if retry_in is not None and elapsed + retry_in < policy.wait_timeout:
-        runtime.coordinator.keep_request(profile, stale_generation, retry_in)
+    plan = runtime.refresher.run(profile, stale_generation, attempt, started, force)
+    if plan.retry_in is not None:
         kwargs = {
             "profile": profile,
             "stale_generation": stale_generation,
-            "attempt": attempt,
+            "attempt": plan.attempt,
             "started": started,
             "force": force,
         }
-        raise self.retry(countdown=retry_in, kwargs=kwargs, max_retries=None)
-    runtime.coordinator.finish_request(profile, stale_generation)
-    assert isinstance(outcome, Refreshed | AlreadyFresh | Failed | Busy)
+        raise self.retry(countdown=plan.retry_in, kwargs=kwargs, max_retries=None)

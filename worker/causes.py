@@ -16,6 +16,7 @@ class Cause(str, Enum):
     HTTP_ERROR = "http_error"  # an HTTP error status without a JSON-RPC body
     MALFORMED = "malformed"  # not JSON, not JSON-RPC, wrong id
     REFUSED = "refused"  # Paynet answered the login with a JSON-RPC error: bad credentials
+    LOGIN_ERROR = "login_error"  # a JSON-RPC error listed in token.transient_login_codes
     NO_TOKEN = "no_token"  # a login result without a usable token
     LOGIN_BUDGET = "login_budget"  # too many logins in the window: waiting for it to pass
     WAIT_TIMEOUT = "wait_timeout"  # no refresh finished within token.wait_timeout
@@ -28,6 +29,12 @@ class Cause(str, Enum):
 
 
 PERMANENT = frozenset({Cause.REFUSED})
+
+# What a waiting task says when an outage it met on an earlier poll made it give up.
+OUTAGES = {
+    Cause.REDIS_UNAVAILABLE: "Redis (refresh requests and lock) could not be reached",
+    Cause.DATABASE_UNAVAILABLE: "the token store's database could not be reached",
+}
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,9 @@ class Gateway:
             return decision
         if isinstance(decision, GiveUp):
             message = describe(profile, decision.cause, decision.detail)
-            log.error("token unavailable: profile=%s cause=%s", profile, decision.cause)
+            # The cause's ERROR line was logged where it happened (the failed login, the
+            # outage); every task that gives up on it says so once more, at WARNING.
+            log.warning("token unavailable: profile=%s cause=%s", profile, decision.cause)
             raise TokenUnavailable(message)
         raise NeedWait(self.settings.token.wait_step, decision.wait)
 

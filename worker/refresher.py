@@ -1,7 +1,8 @@
 """The single-flight refresh: under the profile's lock, check the generation again, then log in.
 
-Run by the ``paynet.refresh_token`` task. It returns what happened and leaves the waiting (the
-task's countdown retry) to its caller.
+Run by the ``paynet.refresh_token`` task. ``Refresher.run`` does one attempt and says whether and
+when to try again; the task turns that into its countdown retry. Every failed login and every
+outage met here logs one ERROR line with the profile and the cause code.
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from redis.exceptions import LockError
-
 from worker.causes import Cause, LoginFailure
 from worker.client import PaynetClient
 from worker.coordination import Coordinator
-from worker.settings import Settings
+from worker.outages import Unavailable, translated
+from worker.settings import Settings, TokenSettings
 from worker.token_flow import backoff, refused_recently, usable
-from worker.token_store import Clock, TokenStore
+from worker.token_store import Clock, TokenRecord, TokenStore
 
 log = logging.getLogger("worker.refresh")
 
@@ -48,6 +48,26 @@ class Failed:
 Outcome = Refreshed | AlreadyFresh | Busy | Failed
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What the refresh task does after an attempt."""
+
+    retry_in: float | None = None  # try again after this many seconds, as ``attempt``
+    attempt: int = 1
+    hold: float | None = None  # done; keep new refresh requests out this long (a cool-down)
+
+
+def plan_next(outcome: Outcome, attempt: int, elapsed: float, policy: TokenSettings) -> Plan:
+    """Retry while waiting tasks may still use the token; past their bound, stop and cool down."""
+    if isinstance(outcome, Busy) and elapsed + policy.wait_step < policy.wait_timeout:
+        return Plan(policy.wait_step, attempt)
+    if not isinstance(outcome, Failed) or outcome.retry_in is None:
+        return Plan()
+    if elapsed + outcome.retry_in < policy.wait_timeout:
+        return Plan(outcome.retry_in, attempt + 1)
+    return Plan(hold=outcome.retry_in)
+
+
 class Refresher:
     def __init__(
         self,
@@ -64,18 +84,44 @@ class Refresher:
         self.clients = clients
         self.clock = clock
 
+    def run(
+        self, profile: str, stale_generation: int, attempt: int, started: float, force: bool
+    ) -> Plan:
+        """One attempt of the refresh task begun at epoch ``started``; keeps or ends its request."""
+        outcome = self.refresh(profile, stale_generation, attempt, force)
+        elapsed = self.clock().timestamp() - started
+        plan = plan_next(outcome, attempt, elapsed, self.policy)
+        try:
+            if plan.retry_in is not None:
+                self.coordinator.keep_request(profile, stale_generation, plan.retry_in)
+            elif plan.hold is not None:
+                self.coordinator.hold_request(profile, stale_generation, plan.hold)
+            else:
+                self.coordinator.finish_request(profile, stale_generation)
+        except Unavailable as outage:
+            log.warning("refresh request of profile %s left as it was: %s", profile, outage)
+        return plan
+
     def refresh(
         self, profile: str, stale_generation: int, attempt: int = 1, force: bool = False
     ) -> Outcome:
-        lock = self.coordinator.lock(profile)
-        if not lock.acquire(blocking=False):
+        started = time.monotonic()
+        try:
+            lock = self.coordinator.acquire(profile)
+        except Unavailable as outage:
+            return self._outage(profile, outage, attempt, started)
+        if lock is None:
             return Busy()
         try:
             return self._refresh_locked(profile, stale_generation, attempt, force)
+        except Unavailable as outage:
+            return self._outage(profile, outage, attempt, started)
         finally:
             try:
-                lock.release()
-            except LockError:
+                released = self.coordinator.release(lock)
+            except Unavailable:
+                released = True  # Redis is gone, and the lock with it or by its TTL
+            if not released:
                 log.warning(
                     "refresh lock of profile %s expired before the refresh ended "
                     "(lock_ttl %gs); the generation check kept the store consistent",
@@ -83,11 +129,26 @@ class Refresher:
                     self.policy.lock_ttl,
                 )
 
+    def _outage(self, profile: str, outage: Unavailable, attempt: int, started: float) -> Failed:
+        log.error(
+            "token refresh failed: profile=%s cause=%s duration=%.3fs attempt=%d: %s",
+            profile,
+            outage.cause,
+            time.monotonic() - started,
+            attempt,
+            outage.detail,
+        )
+        delay = backoff(
+            attempt, self.policy.refresh_backoff_initial, self.policy.refresh_backoff_max
+        )
+        return Failed(LoginFailure(outage.cause, outage.detail), delay)
+
     def _refresh_locked(
         self, profile: str, stale_generation: int, attempt: int, force: bool
     ) -> Outcome:
         now = self.clock()
-        record = self.store.load(profile)
+        with translated():
+            record = self.store.load(profile)
         if usable(record, now, self.policy.expiry_leeway) and (
             record.generation > stale_generation and not force
         ):
@@ -97,18 +158,24 @@ class Refresher:
             return Failed(LoginFailure(Cause(record.failure.cause), record.failure.detail), None)
         wait = self.coordinator.take_login_slot(profile)
         if wait > 0:
-            return self._budget_exhausted(profile, wait)
+            return self._budget_exhausted(profile, record, wait)
         return self._login(profile, record.generation, attempt, now)
 
-    def _budget_exhausted(self, profile: str, wait: float) -> Failed:
+    def _budget_exhausted(self, profile: str, record: TokenRecord, wait: float) -> Failed:
+        """No login now. Waiting tasks keep the last login's cause; the budget is ours, not it."""
         budget = self.policy.login_budget
         detail = (
             f"login budget of {budget.max_logins} per {budget.window:g} s used up; "
             f"next login in {wait:.1f} s"
         )
+        log.warning(
+            "token refresh deferred: profile=%s cause=%s %s", profile, Cause.LOGIN_BUDGET, detail
+        )
+        if record.failure is not None:
+            return Failed(LoginFailure(Cause(record.failure.cause), record.failure.detail), wait)
         failure = LoginFailure(Cause.LOGIN_BUDGET, detail)
-        log.error("token refresh failed: profile=%s cause=%s %s", profile, failure.cause, detail)
-        self.store.record_failure(profile, failure.cause, detail, permanent=False)
+        with translated():
+            self.store.record_failure(profile, failure.cause, detail, permanent=False)
         return Failed(failure, wait)
 
     def _login(self, profile: str, expected: int, attempt: int, now: datetime) -> Outcome:
@@ -131,7 +198,7 @@ class Refresher:
                 attempt,
                 failure.detail,
             )
-            self.store.record_failure(profile, failure.cause, failure.detail, failure.permanent)
+            self._record(profile, failure)
             if failure.permanent:
                 return Failed(failure, None)
             delay = backoff(
@@ -139,9 +206,10 @@ class Refresher:
             )
             return Failed(failure, delay)
         duration = time.monotonic() - started
-        generation = self.store.save_token(profile, success.token, expected, self.policy.ttl)
+        with translated():
+            generation = self.store.save_token(profile, success.token, expected, self.policy.ttl)
+            current = self.store.load(profile).generation if generation is None else generation
         if generation is None:
-            current = self.store.load(profile).generation
             log.warning(
                 "token refresh of profile %s lost a race: generation %d is already stored; "
                 "the login's token was discarded",
@@ -156,3 +224,11 @@ class Refresher:
             duration,
         )
         return Refreshed(generation, duration)
+
+    def _record(self, profile: str, failure: LoginFailure) -> None:
+        """Keep the failure for waiting tasks and operators; the database may be down too."""
+        try:
+            with translated():
+                self.store.record_failure(profile, failure.cause, failure.detail, failure.permanent)
+        except Unavailable as outage:
+            log.warning("login failure of profile %s not recorded: %s", profile, outage)

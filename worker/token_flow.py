@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from worker.causes import Cause
+from worker.causes import OUTAGES, Cause
 from worker.settings import TokenSettings
 from worker.token_store import TokenRecord
 
@@ -24,6 +24,7 @@ class WaitState:
     since: float  # epoch seconds when this task first had to wait for a token
     stale_generation: int  # the generation that was missing, expired or rejected
     cycles: int = 0  # fresh tokens rejected for this task so far
+    cause: str | None = None  # the outage (Redis, database) its last poll ran into, if any
 
     def to_kwargs(self) -> dict[str, Any]:
         return asdict(self)
@@ -32,14 +33,18 @@ class WaitState:
     def from_kwargs(cls, value: Any) -> WaitState | None:
         if value is None:
             return None
-        if not isinstance(value, dict) or set(value) != {"since", "stale_generation", "cycles"}:
+        keys = {"since", "stale_generation", "cycles"}
+        if not isinstance(value, dict) or set(value) - {"cause"} != keys:
             raise ValueError("_wait must be the gateway's own wait state")
         since, stale, cycles = value["since"], value["stale_generation"], value["cycles"]
         if not isinstance(since, int | float) or not isinstance(stale, int):
             raise ValueError("_wait holds values of the wrong type")
         if not isinstance(cycles, int):
             raise ValueError("_wait holds values of the wrong type")
-        return cls(float(since), stale, cycles)
+        cause = value.get("cause")
+        if cause is not None and cause not in {outage.value for outage in OUTAGES}:
+            raise ValueError("_wait holds an unknown cause")
+        return cls(float(since), stale, cycles, cause)
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,9 @@ def decide(
     if wait is None:
         return AwaitRefresh(WaitState(now.timestamp(), stale))
     if now.timestamp() - wait.since >= policy.wait_timeout:
+        if wait.cause is not None:
+            outage = Cause(wait.cause)
+            return GiveUp(outage, f"{OUTAGES[outage]}; gave up after {policy.wait_timeout:g} s")
         if failure is not None:
             return GiveUp(
                 failure.cause, f"{failure.detail}; gave up after {policy.wait_timeout:g} s"
@@ -102,6 +110,22 @@ def decide(
             Cause.WAIT_TIMEOUT, f"no token refresh finished within {policy.wait_timeout:g} s"
         )
     return AwaitRefresh(WaitState(wait.since, stale, wait.cycles))
+
+
+def during_outage(
+    wait: WaitState | None,
+    stale_generation: int,
+    now: datetime,
+    cause: Cause,
+    detail: str,
+    policy: TokenSettings,
+) -> AwaitRefresh | GiveUp:
+    """Redis or the database could not be reached: wait like for a refresh, within the bound."""
+    if wait is None:
+        return AwaitRefresh(WaitState(now.timestamp(), stale_generation, 0, cause.value))
+    if now.timestamp() - wait.since >= policy.wait_timeout:
+        return GiveUp(cause, f"{detail}; gave up after {policy.wait_timeout:g} s")
+    return AwaitRefresh(WaitState(wait.since, wait.stale_generation, wait.cycles, cause.value))
 
 
 def wait_after_rejection(

@@ -2,13 +2,20 @@
 
 The steady state reads no database at all; the store is read on a miss, an expiry, a rejection
 or while waiting for a refresh. Thread-safe, so the threads pool works as well as prefork.
+
+Redis or the database out of reach while a token is needed is a wait like any other (bounded
+by ``token.wait_timeout``), then ``GiveUp`` with ``redis_unavailable`` or
+``database_unavailable``. Each process logs one ERROR line when such an outage begins.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 
+from worker.causes import Cause
 from worker.coordination import Coordinator
+from worker.outages import Unavailable, translated
 from worker.settings import TokenSettings
 from worker.token_flow import (
     AwaitRefresh,
@@ -17,10 +24,13 @@ from worker.token_flow import (
     WaitState,
     after_rejection,
     decide,
+    during_outage,
     usable,
     wait_after_rejection,
 )
 from worker.token_store import Clock, TokenRecord, TokenStore
+
+log = logging.getLogger("worker.token")
 
 
 class TokenProvider:
@@ -33,6 +43,7 @@ class TokenProvider:
         self.clock = clock
         self._cache: dict[str, TokenRecord] = {}
         self._lock = threading.Lock()
+        self._outages: set[Cause] = set()
         self.store_reads = 0
 
     def token(self, profile: str, wait: WaitState | None) -> Decision:
@@ -42,7 +53,10 @@ class TokenProvider:
             if cached is not None and usable(cached, self.clock(), self.policy.expiry_leeway):
                 assert cached.token is not None
                 return UseToken(cached.token, cached.generation)
-        record = self._load(profile)
+        try:
+            record = self._load(profile)
+        except Unavailable as outage:
+            return self._outage(profile, wait, outage)
         return self._act(record, decide(record, self.clock(), wait, self.policy))
 
     def rejected(
@@ -53,14 +67,19 @@ class TokenProvider:
             cached = self._cache.get(profile)
             if cached is not None and cached.generation <= generation:
                 del self._cache[profile]
-        record = self._load(profile)
         now = self.clock()
         wait = wait_after_rejection(wait, generation, now)
+        try:
+            record = self._load(profile)
+        except Unavailable as outage:
+            return self._outage(profile, wait, outage), wait
         return self._act(record, after_rejection(record, now, wait, self.policy)), wait
 
     def _load(self, profile: str) -> TokenRecord:
-        record = self.store.load(profile)
+        with translated():
+            record = self.store.load(profile)
         self.store_reads += 1
+        self._recovered(Cause.DATABASE_UNAVAILABLE)
         return record
 
     def _act(self, record: TokenRecord, decision: Decision) -> Decision:
@@ -70,5 +89,32 @@ class TokenProvider:
                 if current is None or current.generation <= record.generation:
                     self._cache[record.profile] = record
         elif isinstance(decision, AwaitRefresh):
-            self.coordinator.request_refresh(record.profile, decision.wait.stale_generation)
+            try:
+                self.coordinator.request_refresh(record.profile, decision.wait.stale_generation)
+            except Unavailable as outage:
+                return self._outage(record.profile, decision.wait, outage)
+            self._recovered(Cause.REDIS_UNAVAILABLE)
         return decision
+
+    def _outage(self, profile: str, wait: WaitState | None, outage: Unavailable) -> Decision:
+        with self._lock:
+            began = outage.cause not in self._outages
+            self._outages.add(outage.cause)
+            cached = self._cache.get(profile)
+        if began:
+            log.error(
+                "token unavailable for now: profile=%s cause=%s: %s; tasks wait up to %g s",
+                profile,
+                outage.cause,
+                outage.detail,
+                self.policy.wait_timeout,
+            )
+        stale = wait.stale_generation if wait else (cached.generation if cached else 0)
+        return during_outage(wait, stale, self.clock(), outage.cause, outage.detail, self.policy)
+
+    def _recovered(self, cause: Cause) -> None:
+        with self._lock:
+            if cause not in self._outages:
+                return
+            self._outages.discard(cause)
+        log.info("%s is over: the token path reaches it again", cause)
