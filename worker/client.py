@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NameResolutionError, NewConnectionError
+from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
 
 from worker import jsonrpc
 from worker.causes import Cause, LoginFailure
@@ -22,6 +22,7 @@ from worker.redaction import register_secret, register_token
 from worker.settings import ProfileSettings
 
 _ids = itertools.count(1)
+_MESSAGE_LIMIT = 200  # a provider's message is data, not something to log at any length
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
     return isinstance(reason, NewConnectionError | NameResolutionError)
 
 
+def _timed_out_reading(exc: requests.ConnectionError) -> bool:
+    """requests reports a read timeout while streaming the body as a ConnectionError."""
+    return bool(exc.args) and isinstance(exc.args[0], ReadTimeoutError)
+
+
 def _translate(exc: requests.RequestException) -> TransportFailure:
     if isinstance(exc, requests.ConnectTimeout):
         return TransportFailure(Cause.TIMEOUT, "connect timeout", maybe_sent=False)
@@ -70,9 +76,17 @@ def _translate(exc: requests.RequestException) -> TransportFailure:
     if isinstance(exc, requests.exceptions.SSLError):
         return TransportFailure(Cause.UNREACHABLE, "TLS handshake failed", maybe_sent=False)
     if isinstance(exc, requests.ConnectionError):
+        if _timed_out_reading(exc):
+            return TransportFailure(Cause.TIMEOUT, "read timeout in the body", maybe_sent=True)
         if _never_connected(exc):
             return TransportFailure(Cause.UNREACHABLE, "connection refused", maybe_sent=False)
         return TransportFailure(Cause.UNREACHABLE, "connection lost", maybe_sent=True)
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return TransportFailure(Cause.UNREACHABLE, "connection lost in the body", maybe_sent=True)
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return TransportFailure(Cause.MALFORMED, "body cannot be decompressed", maybe_sent=True)
+    if isinstance(exc, requests.TooManyRedirects):
+        return TransportFailure(Cause.HTTP_ERROR, "too many redirects", maybe_sent=True)
     return TransportFailure(Cause.UNREACHABLE, type(exc).__name__, maybe_sent=True)
 
 
@@ -167,8 +181,9 @@ def judge_login(
         failure = HttpMalformed(answer.status, exc.reason)
         raise LoginFailure(failure.cause, str(failure)) from None
     if isinstance(parsed, jsonrpc.RpcError):
-        cause = Cause.HTTP_ERROR if parsed.code in transient_codes else Cause.REFUSED
-        raise LoginFailure(cause, f"Paynet answered the login with {parsed.code} {parsed.message}")
+        cause = Cause.LOGIN_ERROR if parsed.code in transient_codes else Cause.REFUSED
+        message = parsed.message[:_MESSAGE_LIMIT]
+        raise LoginFailure(cause, f"Paynet answered the login with {parsed.code} {message}")
     result = parsed.value
     token = result.get("token") if isinstance(result, dict) else None
     if not isinstance(token, str) or not token.strip():

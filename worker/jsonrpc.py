@@ -116,6 +116,8 @@ def decode(body: bytes) -> Any:
         raise MalformedAnswer(f"not JSON ({exc.msg} at position {exc.pos})") from None
     except RecursionError:
         raise MalformedAnswer("JSON nested too deeply") from None
+    except ValueError:  # an integer beyond Python's digit limit, a number Decimal cannot take
+        raise MalformedAnswer("a number in the body cannot be read exactly") from None
 
 
 def parse_answer(body: bytes, request_id: int) -> Answer:
@@ -128,7 +130,7 @@ def parse_answer(body: bytes, request_id: int) -> Answer:
     if "id" not in document:
         raise MalformedAnswer('no "id"')
     answer_id = document["id"]
-    if isinstance(answer_id, bool) or answer_id != request_id:
+    if type(answer_id) is not int or answer_id != request_id:  # 1.0 and true are not 1
         raise MalformedAnswer(f'"id" does not match the request ({request_id})')
     has_result, has_error = "result" in document, "error" in document
     if has_result == has_error:
