@@ -9,7 +9,7 @@ from worker.cli.common import CommandError, Subparsers, add_command
 from worker.config import REPO_ROOT, get_settings
 from worker.crypto import KEY_VARIABLE, TokenKeyError, cipher_from_settings, new_key
 from worker.database import make_engine
-from worker.token_store import TokenStore, utcnow
+from worker.token_store import Failure, TokenStore, utcnow
 
 
 def register(subparsers: Subparsers) -> None:
@@ -74,6 +74,7 @@ def run_status(_args: argparse.Namespace) -> int:
 
 
 def run_refresh(args: argparse.Namespace) -> int:
+    """Lift a refusal's cool-down and log in now; report the new generation or the failure."""
     import time
 
     from worker.app import app
@@ -83,27 +84,37 @@ def run_refresh(args: argparse.Namespace) -> int:
         raise CommandError(f"unknown profile {args.profile!r}")
     store = _store()
     try:
-        before = store.load(args.profile).generation
+        before = store.load(args.profile)
         store.clear_failure(args.profile)
         app.send_task(
             "paynet.refresh_token",
-            kwargs={"profile": args.profile, "stale_generation": before, "force": True},
+            kwargs={"profile": args.profile, "stale_generation": before.generation, "force": True},
             queue="paynet.token",
         )
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline:
             record = store.load(args.profile)
-            if record.generation > before:
+            if record.generation > before.generation:
                 print(f"profile={args.profile} refreshed: generation {record.generation}")
                 return 0
-            if record.failure is not None and record.failure.at.timestamp() > time.time() - 1:
+            if _new_failure(before.failure, record.failure):
+                assert record.failure is not None
                 raise CommandError(
                     f"refresh failed: cause={record.failure.cause}: {record.failure.detail}"
                 )
             time.sleep(0.2)
+        last = store.load(args.profile).failure
     finally:
         store.engine.dispose()
-    raise CommandError(f"no new token within {args.timeout:g} s (is a worker running?)")
+    reason = f"; last failure: cause={last.cause}: {last.detail}" if last else ""
+    raise CommandError(f"no new token within {args.timeout:g} s (is a worker running?){reason}")
+
+
+def _new_failure(before: Failure | None, now: Failure | None) -> bool:
+    """A failure recorded after the command began (the store counts and stamps each one)."""
+    if now is None:
+        return False
+    return before is None or (now.at, now.consecutive) != (before.at, before.consecutive)
 
 
 def run_new_key(_args: argparse.Namespace) -> int:
