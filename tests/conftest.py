@@ -118,10 +118,13 @@ def start_workers(
         pool: str = "prefork",
         env: dict[str, str] | None = None,
         wait: bool = True,
+        queues: str | None = None,
     ) -> WorkerPool:
         log_dir = tmp_path / f"pool{len(pools)}"
         log_dir.mkdir()
-        workers = WorkerPool({**gateway_env, **(env or {})}, log_dir, processes, concurrency, pool)
+        workers = WorkerPool(
+            {**gateway_env, **(env or {})}, log_dir, processes, concurrency, pool, queues
+        )
         pools.append(workers)
         if wait:
             workers.wait_ready()

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from worker.causes import Cause
+from worker.causes import Cause, LoginFailure
+from worker.refresher import AlreadyFresh, Busy, Failed, Plan, Refreshed, plan_next
 from worker.settings import TokenSettings
 from worker.token_flow import (
     AwaitRefresh,
@@ -16,6 +17,7 @@ from worker.token_flow import (
     after_rejection,
     backoff,
     decide,
+    during_outage,
     wait_after_rejection,
 )
 from worker.token_store import Failure, TokenRecord
@@ -117,10 +119,64 @@ def test_backoff_doubles_with_jitter_up_to_the_maximum(
     assert backoff(attempt, 0.5, 5.0, rand) == pytest.approx(expected)
 
 
+def test_an_outage_on_the_first_call_waits_and_remembers_its_cause() -> None:
+    decision = during_outage(None, 3, NOW, Cause.DATABASE_UNAVAILABLE, "refused", POLICY)
+    assert decision == AwaitRefresh(WaitState(NOW.timestamp(), 3, 0, "database_unavailable"))
+
+
+def test_an_outage_past_the_wait_bound_gives_up_with_its_cause() -> None:
+    wait = WaitState(NOW.timestamp() - 30, stale_generation=1)
+    decision = during_outage(wait, 1, NOW, Cause.REDIS_UNAVAILABLE, "Error 111", POLICY)
+    assert decision == GiveUp(Cause.REDIS_UNAVAILABLE, "Error 111; gave up after 30 s")
+
+
+def test_an_outage_met_on_the_last_poll_names_the_give_up_even_with_a_login_failure() -> None:
+    failure = Failure("unreachable", "connection refused", NOW, permanent=False, consecutive=1)
+    wait = WaitState(NOW.timestamp() - 31, 1, 0, "redis_unavailable")
+    decision = decide(record(failure=failure), NOW, wait, POLICY)
+    assert isinstance(decision, GiveUp)
+    assert decision.cause == Cause.REDIS_UNAVAILABLE
+
+
+def test_a_healthy_poll_forgets_the_outage_of_the_last_one() -> None:
+    wait = WaitState(NOW.timestamp() - 1, 1, 0, "database_unavailable")
+    assert decide(record(generation=1), NOW, wait, POLICY) == AwaitRefresh(
+        WaitState(wait.since, 1, 0, None)
+    )
+
+
+def test_a_wait_state_from_before_outages_were_carried_is_still_read() -> None:
+    old = {"since": 1.0, "stale_generation": 2, "cycles": 0}
+    assert WaitState.from_kwargs(old) == WaitState(1.0, 2, 0, None)
+
+
+TRANSIENT = Failed(LoginFailure(Cause.UNREACHABLE, "connection refused"), retry_in=1.0)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "elapsed", "plan"),
+    [
+        (Refreshed(2, 0.1), 0.0, Plan()),
+        (AlreadyFresh(2), 0.0, Plan()),
+        (Busy(), 1.0, Plan(POLICY.wait_step, 3)),
+        (Busy(), 29.99, Plan()),
+        (TRANSIENT, 1.0, Plan(1.0, 4)),
+        (TRANSIENT, 29.5, Plan(hold=1.0)),
+        (Failed(LoginFailure(Cause.REFUSED, "user invalid"), None), 0.0, Plan()),
+    ],
+    ids=["refreshed", "fresh", "busy", "busy_too_long", "transient", "transient_late", "refused"],
+)
+def test_the_refresh_task_retries_within_the_wait_bound_and_cools_down_after(
+    outcome: Refreshed | AlreadyFresh | Busy | Failed, elapsed: float, plan: Plan
+) -> None:
+    assert plan_next(outcome, 3, elapsed, POLICY) == plan
+
+
 @pytest.mark.parametrize(
     "value",
     [
         "x",
+        {"since": 1.0, "stale_generation": 1, "cycles": 0, "cause": "refused"},
         {"since": 1.0},
         {"since": "a", "stale_generation": 1, "cycles": 0},
         {"since": 1.0, "stale_generation": 1, "cycles": 0, "extra": 1},

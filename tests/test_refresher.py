@@ -1,0 +1,77 @@
+"""The refresher in-process on the real database, Redis and simulator: races and the budget.
+
+Two refreshers here stand for two hosts; they share nothing but PostgreSQL, Redis and Paynet.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from redis import Redis
+
+from simulator import Simulator
+from worker.config import load_settings
+from worker.coordination import Coordinator
+from worker.refresher import AlreadyFresh, Outcome, Refreshed
+from worker.runtime import Runtime, build_runtime
+from worker.settings import LoginBudget, TokenSettings
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def hosts(gateway_env: dict[str, str]) -> Iterator[tuple[Runtime, Runtime]]:
+    settings = load_settings(env=gateway_env)
+    first = build_runtime(settings, lambda profile, generation: None)
+    second = build_runtime(settings, lambda profile, generation: None)
+    yield first, second
+    first.close()
+    second.close()
+
+
+def test_a_login_answered_after_its_lock_was_lost_does_not_overwrite_the_newer_generation(
+    hosts: tuple[Runtime, Runtime], simulator: Simulator, redis_client: Redis
+) -> None:
+    late, prompt = hosts
+    simulator.inject_fault("login", "slow", count=1, delay=1.0)  # the first login answers late
+    outcome: list[Outcome] = []
+    thread = threading.Thread(target=lambda: outcome.append(late.refresher.refresh("default", 0)))
+    thread.start()
+    wait_for(lambda: simulator.stats()["logins_attempted"] == 1)
+    # The lock is lost while the login is in flight (its TTL ran out during a pause of the
+    # process, or a Redis failover dropped it): another host takes it and logs in.
+    assert redis_client.delete("paynet:refresh-lock:default") == 1
+    won = prompt.refresher.refresh("default", 0)
+    thread.join(timeout=30)
+
+    assert isinstance(won, Refreshed) and won.generation == 1
+    assert outcome == [AlreadyFresh(1)]  # the late login saw generation 1 and kept out
+    prompt_token, late_token = simulator.issued_tokens()
+    record = late.store.load("default")
+    assert (record.generation, record.token) == (1, prompt_token)
+    assert record.token != late_token
+
+
+def test_the_login_budget_admits_at_most_its_logins_in_any_window(
+    redis_client: Redis, clean: None
+) -> None:
+    policy = TokenSettings(login_budget=LoginBudget(max_logins=3, window=60))
+    coordinator = Coordinator(redis_client, policy, lambda profile, generation: None)
+    start = 1_000_000.0
+    admitted = [coordinator.take_login_slot("default", start + i) for i in (0, 10, 20)]
+    assert admitted == [0.0, 0.0, 0.0]
+    assert coordinator.take_login_slot("default", start + 59) == pytest.approx(1.0)
+    # A fixed window would start afresh at a boundary; the sliding one still counts the three.
+    assert coordinator.take_login_slot("default", start + 59.5) == pytest.approx(0.5)
+    assert coordinator.take_login_slot("default", start + 60.5) == 0.0
+    assert coordinator.take_login_slot("default", start + 61) > 0
+    assert coordinator.take_login_slot("other", start + 61) == 0.0  # per profile
