@@ -119,6 +119,7 @@ def test_a_failing_login_ends_every_waiting_task_with_its_cause_and_one_error_li
     producer: Celery,
     simulator: Simulator,
     password: str,
+    record_property: Callable[[str, object], None],
     case: LoginCase,
 ) -> None:
     env = dict(FAST)
@@ -138,6 +139,7 @@ def test_a_failing_login_ends_every_waiting_task_with_its_cause_and_one_error_li
     assert lines, "no ERROR line for the failed login"
     assert all(f"cause={case.cause} url={login_url} duration=" in line for line in lines)
     logins = len(lines) if case.closed_port else simulator.stats()["logins_attempted"]
+    record_property("logins", logins)
     assert len(lines) == logins  # one ERROR line per failed login, no more
     assert 1 <= logins <= BUDGET
     if case.fault is not None and case.fault["kind"] == "slow":
@@ -151,6 +153,7 @@ def test_refused_credentials_fail_every_task_at_once_until_an_operator_forces_a_
     producer: Celery,
     simulator: Simulator,
     gateway_env: dict[str, str],
+    record_property: Callable[[str, object], None],
 ) -> None:
     env = {"PAYNET_TOKEN_WAIT_TIMEOUT": "30", "PAYNET_LOGIN_BUDGET": "5"}
     simulator.inject_fault("login", "refused_credentials")
@@ -159,6 +162,7 @@ def test_refused_credentials_fail_every_task_at_once_until_an_operator_forces_a_
     first = outcomes(submit(producer))
     refused_logins = simulator.stats()["logins_attempted"]
     later = outcomes(submit(producer, 5))
+    record_property("logins", refused_logins)
 
     for name, message in first + later:
         assert name == "TokenUnavailable"
@@ -180,7 +184,10 @@ def test_refused_credentials_fail_every_task_at_once_until_an_operator_forces_a_
 
 
 def test_an_endpoint_down_for_less_than_the_wait_bound_lets_every_waiting_task_succeed(
-    start_workers: Callable[..., WorkerPool], producer: Celery, simulator: Simulator
+    start_workers: Callable[..., WorkerPool],
+    producer: Celery,
+    simulator: Simulator,
+    record_property: Callable[[str, object], None],
 ) -> None:
     budget = 5
     env = {"PAYNET_TOKEN_WAIT_TIMEOUT": "20", "PAYNET_LOGIN_BUDGET": str(budget)}
@@ -193,13 +200,17 @@ def test_an_endpoint_down_for_less_than_the_wait_bound_lets_every_waiting_task_s
     assert outcomes(results) == [("ok", repr({"i": i})) for i in range(TASKS)]
     stats = simulator.stats()
     failed = stats["logins_attempted"] - stats["logins_succeeded"]
+    record_property("logins", f"{failed} failed + {stats['logins_succeeded']} succeeded")
     assert stats["logins_succeeded"] == 1
     assert 3 <= failed <= budget - 1  # the budget counts the successful login too
     assert len(refresh_failures(workers.logs(), "unreachable")) == failed
 
 
 def test_a_refresher_killed_in_a_hanging_login_is_replaced_once_its_lock_expires(
-    start_workers: Callable[..., WorkerPool], producer: Celery, simulator: Simulator
+    start_workers: Callable[..., WorkerPool],
+    producer: Celery,
+    simulator: Simulator,
+    record_property: Callable[[str, object], None],
 ) -> None:
     env = {
         "PAYNET_LOGIN_TIMEOUT": "2",
@@ -219,6 +230,7 @@ def test_a_refresher_killed_in_a_hanging_login_is_replaced_once_its_lock_expires
     refreshers.wait_ready()
 
     assert outcomes(results) == [("ok", repr({"i": i})) for i in range(TASKS)]
+    record_property("logins", simulator.stats()["logins_attempted"])
     assert simulator.stats()["logins_attempted"] == 2  # the hung login and one more
     assert "token refreshed: profile=default generation=1" in fresh.log()
     assert "token refreshed" not in refreshers.workers[0].log()
