@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -30,4 +32,33 @@ tokens = Table(
     Column("failure_at", DateTime(timezone=True), nullable=True),
     Column("failure_permanent", Boolean, nullable=False, default=False),
     Column("consecutive_failures", Integer, nullable=False, default=0),
+)
+
+LEDGER_STATES = ("received", "sent", "succeeded", "failed", "unknown")
+
+# One row per idempotency key: what was asked (the fingerprint), how far it got (the state), and
+# what Paynet answered. Every state change is one conditional UPDATE (worker/ledger_store.py).
+ledger = Table(
+    "paynet_ledger",
+    metadata,
+    Column("idempotency_key", String(200), primary_key=True),
+    Column("profile", String(64), nullable=False),
+    Column("path", String(200), nullable=False),
+    Column("method", String(100), nullable=False),
+    Column("params_sha256", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("outcome", Text, nullable=True),  # JSON: {"result": ...} or {"error": {...}}
+    Column("detail", Text, nullable=True),  # why it is in this state, for operators
+    Column("attempts", Integer, nullable=False, default=0),  # times claimed for sending
+    Column("owner", String(100), nullable=True),  # "<task id>:<claim nonce>" of the last claim
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("check_after", DateTime(timezone=True), nullable=True),  # earliest reconciliation
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint(
+        "state IN ('received', 'sent', 'succeeded', 'failed', 'unknown')",
+        name="ck_paynet_ledger_state",
+    ),
+    Index("ix_paynet_ledger_state_updated", "state", "updated_at"),
 )

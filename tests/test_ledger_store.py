@@ -1,0 +1,166 @@
+"""The ledger store on real PostgreSQL and SQLite: conditional changes, races, lost connections."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, delete, text
+
+from devservices.stack import Services
+from worker import jsonrpc
+from worker.database import make_engine
+from worker.fingerprint import Fingerprint
+from worker.ledger_store import LedgerStore, State
+from worker.schema import upgrade
+from worker.tables import ledger
+from worker.token_store import utcnow
+
+PRINT = Fingerprint("default", "/v2/gw/transaction", "performTransaction", "ab" * 32)
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LedgerStore]:
+    if request.param == "postgresql":
+        engine: Engine = request.getfixturevalue("engine")
+        with engine.begin() as conn:
+            conn.execute(delete(ledger))
+        yield LedgerStore(engine, retry_timeout=5)
+        return
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    upgrade(engine)
+    yield LedgerStore(engine, retry_timeout=5)
+    engine.dispose()
+
+
+def later(seconds: float = 30.0):  # type: ignore[no-untyped-def]
+    return utcnow() + timedelta(seconds=seconds)
+
+
+def test_opening_a_key_twice_keeps_the_first_row(store: LedgerStore) -> None:
+    first = store.open("k1", PRINT)
+    other = Fingerprint("default", "/v2/gw/transaction", "performTransaction", "cd" * 32)
+    again = store.open("k1", other)
+    assert first.state is State.RECEIVED
+    assert again.fingerprint == PRINT
+    assert again.created_at == first.created_at
+
+
+def test_of_many_workers_claiming_one_key_exactly_one_wins(store: LedgerStore) -> None:
+    keys = [f"race-{i}" for i in range(15)]
+    for key in keys:
+        store.open(key, PRINT)
+    winners: dict[str, list[str]] = {key: [] for key in keys}
+    barrier = threading.Barrier(6)
+
+    def contend(worker: int) -> None:
+        for key in keys:
+            barrier.wait()
+            owner = f"task-{worker}:{key}"
+            if store.claim(key, owner, later()).owner == owner:
+                winners[key].append(owner)
+
+    threads = [threading.Thread(target=contend, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert all(len(won) == 1 for won in winners.values()), winners
+    assert all(store.load(key).attempts == 1 for key in keys)  # type: ignore[union-attr]
+
+
+def test_a_claim_run_again_after_its_commit_was_lost_is_still_judged_won(
+    store: LedgerStore,
+) -> None:
+    store.open("k2", PRINT)
+    first = store.claim("k2", "task:a", later())
+    again = store.claim("k2", "task:a", later())  # as a retry after a dropped connection would
+    assert first.owner == again.owner == "task:a"
+    assert again.state is State.SENT
+    assert again.attempts == 1
+
+
+def test_the_sender_records_a_result_with_decimals_exact(store: LedgerStore) -> None:
+    store.open("k3", PRINT)
+    store.claim("k3", "task:a", later())
+    value = {"transactionId": 7, "amount": Decimal("1500.50"), "rate": Decimal("0.000001")}
+    record = store.finish("k3", "task:a", jsonrpc.RpcResult(value), "answered")
+    assert record.state is State.SUCCEEDED
+    assert store.load("k3").outcome == jsonrpc.RpcResult(value)  # type: ignore[union-attr]
+    assert str(record.outcome.value["amount"]) == "1500.50"  # type: ignore[union-attr]
+
+
+def test_an_error_answer_is_recorded_as_failed_with_code_message_and_data(
+    store: LedgerStore,
+) -> None:
+    store.open("k4", PRINT)
+    store.claim("k4", "task:a", later())
+    error = jsonrpc.RpcError(-31001, "insufficient funds", {"balance": Decimal("0.10")})
+    record = store.finish("k4", "task:a", error, "answered")
+    assert record.state is State.FAILED
+    assert record.outcome == error
+
+
+def test_a_sender_whose_claim_was_superseded_cannot_record(store: LedgerStore) -> None:
+    store.open("k5", PRINT)
+    store.claim("k5", "task:old", later())
+    store.reopen("k5", attempts=1, detail="status: not found")
+    store.claim("k5", "task:new", later())
+    late = store.finish("k5", "task:old", jsonrpc.RpcResult({"late": True}), "answered")
+    assert late.state is State.SENT
+    assert late.owner == "task:new"
+
+
+def test_a_released_key_can_be_claimed_again(store: LedgerStore) -> None:
+    store.open("k6", PRINT)
+    store.claim("k6", "task:a", later())
+    released = store.release("k6", "task:a", "token rejected (-9999): nothing executed")
+    assert released.state is State.RECEIVED
+    again = store.claim("k6", "task:b", later())
+    assert (again.state, again.owner, again.attempts) == (State.SENT, "task:b", 2)
+
+
+def test_reconciliation_changes_only_the_attempt_it_looked_at(store: LedgerStore) -> None:
+    store.open("k7", PRINT)
+    store.claim("k7", "task:a", later())
+    store.mark_unknown("k7", "read timeout", later(0.5), owner="task:a")
+    stale = store.settle("k7", attempts=0, outcome=jsonrpc.RpcResult({}), detail="found")
+    assert stale.state is State.UNKNOWN
+    found = store.settle("k7", attempts=1, outcome=jsonrpc.RpcResult({"id": 1}), detail="found")
+    assert found.state is State.SUCCEEDED
+    assert found.finished_at is not None
+
+
+def test_listing_by_state_finds_the_unknown_ones(store: LedgerStore) -> None:
+    for key in ("a", "b", "c"):
+        store.open(key, PRINT)
+        store.claim(key, f"t:{key}", later())
+    store.mark_unknown("b", "read timeout", owner="t:b")
+    assert [r.key for r in store.list(State.UNKNOWN)] == ["b"]
+    assert {r.key for r in store.list()} == {"a", "b", "c"}
+
+
+def test_a_connection_dropped_by_the_server_is_retried_transparently(
+    real_services: Services, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    if real_services.postgres_admin_url is None:
+        pytest.skip("needs PostgreSQL")
+    fragile = create_engine(engine.url, pool_size=1, max_overflow=0, pool_pre_ping=False)
+    store = LedgerStore(fragile, retry_timeout=10)
+    store.open("k8", PRINT)
+    with engine.connect() as admin:
+        killed = admin.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar()
+    assert killed and killed >= 1
+    record = store.claim("k8", "task:a", later())  # its pooled connection is dead
+    assert record.owner == "task:a"
+    assert "database fault during claim" in caplog.text
+    fragile.dispose()

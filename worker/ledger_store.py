@@ -1,0 +1,279 @@
+"""The idempotency ledger: one row per key, every state change one conditional UPDATE.
+
+States::
+
+    received ──claim──▶ sent ──answer──▶ succeeded | failed
+       ▲                 │ └──no answer──▶ unknown ──status: found──▶ succeeded
+       └──── nothing was sent (-9999, connection refused) / status: not found ◀┘
+
+A claim moves ``received`` to ``sent`` only where the row is still ``received``, so of two
+workers holding the same key exactly one sends. Each claim writes a fresh owner nonce; every
+later change by that sender is conditional on it, every change by a reconciler on the number of
+attempts it looked at. Each method returns the row as it stands after its statement, and callers
+judge by that row rather than by a row count: so an operation retried after a dropped connection
+(which may or may not have committed) reaches the same verdict.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, RowMapping, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from worker import jsonrpc
+from worker.db_retry import retrying
+from worker.fingerprint import Fingerprint
+from worker.tables import ledger
+from worker.token_store import Clock, utcnow
+
+T = TypeVar("T")
+
+Outcome = jsonrpc.RpcResult | jsonrpc.RpcError
+
+
+class State(str, Enum):
+    RECEIVED = "received"  # known; nothing is at Paynet (or it was shown not to be)
+    SENT = "sent"  # claimed by a sender, who may be talking to Paynet right now
+    SUCCEEDED = "succeeded"  # Paynet answered a result (or reconciliation found it)
+    FAILED = "failed"  # Paynet answered an error other than unauthorized
+    UNKNOWN = "unknown"  # sent, and whether it executed is not known (yet)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+FINISHED = frozenset({State.SUCCEEDED, State.FAILED})
+IN_DOUBT = frozenset({State.SENT, State.UNKNOWN})
+
+
+@dataclass(frozen=True)
+class LedgerRecord:
+    key: str
+    fingerprint: Fingerprint
+    state: State
+    outcome: Outcome | None
+    detail: str | None
+    attempts: int
+    owner: str | None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None = None
+    check_after: datetime | None = None
+    finished_at: datetime | None = None
+
+
+def encode_outcome(outcome: Outcome) -> str:
+    """JSON with every Decimal written digit for digit (amounts stay exact)."""
+    if isinstance(outcome, jsonrpc.RpcResult):
+        return jsonrpc.encode({"result": outcome.value}).decode("utf-8")
+    error = {"code": outcome.code, "message": outcome.message, "data": outcome.data}
+    return jsonrpc.encode({"error": error}).decode("utf-8")
+
+
+def decode_outcome(text: str) -> Outcome:
+    document = jsonrpc.decode(text.encode("utf-8"))
+    if "result" in document:
+        return jsonrpc.RpcResult(document["result"])
+    error = document["error"]
+    return jsonrpc.RpcError(int(error["code"]), str(error["message"]), error.get("data"))
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything stored here is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _record(row: RowMapping) -> LedgerRecord:
+    fingerprint = Fingerprint(row["profile"], row["path"], row["method"], row["params_sha256"])
+    created, updated = as_utc(row["created_at"]), as_utc(row["updated_at"])
+    assert created is not None and updated is not None
+    return LedgerRecord(
+        key=row["idempotency_key"],
+        fingerprint=fingerprint,
+        state=State(row["state"]),
+        outcome=decode_outcome(row["outcome"]) if row["outcome"] is not None else None,
+        detail=row["detail"],
+        attempts=row["attempts"],
+        owner=row["owner"],
+        created_at=created,
+        updated_at=updated,
+        sent_at=as_utc(row["sent_at"]),
+        check_after=as_utc(row["check_after"]),
+        finished_at=as_utc(row["finished_at"]),
+    )
+
+
+class LedgerStore:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock = utcnow,
+        retry_timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.retry_timeout = retry_timeout
+        self.sleep = sleep
+
+    def _run(self, what: str, operation: Callable[[Connection], T]) -> T:
+        def attempt() -> T:
+            with self.engine.begin() as conn:
+                return operation(conn)
+
+        return retrying(attempt, what, self.retry_timeout, self.sleep)
+
+    @staticmethod
+    def _read(conn: Connection, key: str) -> LedgerRecord | None:
+        row = conn.execute(select(ledger).where(ledger.c.idempotency_key == key)).mappings().first()
+        return _record(row) if row is not None else None
+
+    def load(self, key: str) -> LedgerRecord | None:
+        return self._run(f"reading ledger key {key!r}", lambda conn: self._read(conn, key))
+
+    def open(self, key: str, fingerprint: Fingerprint) -> LedgerRecord:
+        """The key's row, created as ``received`` if it is new (whoever creates it first)."""
+        now = self.clock()
+        values = {
+            "idempotency_key": key,
+            "profile": fingerprint.profile,
+            "path": fingerprint.path,
+            "method": fingerprint.method,
+            "params_sha256": fingerprint.params_sha256,
+            "state": State.RECEIVED.value,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+        def operation(conn: Connection) -> LedgerRecord:
+            _insert_if_absent(conn, values)
+            record = self._read(conn, key)
+            assert record is not None
+            return record
+
+        return self._run(f"opening ledger key {key!r}", operation)
+
+    def _transition(
+        self,
+        what: str,
+        key: str,
+        sources: Collection[State],
+        values: dict[str, Any],
+        owner: str | None = None,
+        attempts: int | None = None,
+    ) -> LedgerRecord:
+        """One conditional UPDATE, then the row as it stands."""
+        now = self.clock()
+        condition = [
+            ledger.c.idempotency_key == key,
+            ledger.c.state.in_([state.value for state in sources]),
+        ]
+        if owner is not None:
+            condition.append(ledger.c.owner == owner)
+        if attempts is not None:
+            condition.append(ledger.c.attempts == attempts)
+
+        def operation(conn: Connection) -> LedgerRecord:
+            conn.execute(update(ledger).where(*condition).values(updated_at=now, **values))
+            record = self._read(conn, key)
+            if record is None:
+                raise LookupError(f"ledger key {key!r} vanished")
+            return record
+
+        return self._run(f"{what} of ledger key {key!r}", operation)
+
+    def claim(self, key: str, owner: str, check_after: datetime) -> LedgerRecord:
+        """``received`` → ``sent`` for ``owner``; it won where ``record.owner == owner``."""
+        values = {
+            "state": State.SENT.value,
+            "attempts": ledger.c.attempts + 1,
+            "owner": owner,
+            "sent_at": self.clock(),
+            "check_after": check_after,
+            "detail": None,
+        }
+        return self._transition("claim", key, {State.RECEIVED}, values)
+
+    def finish(self, key: str, owner: str, outcome: Outcome, detail: str) -> LedgerRecord:
+        """The sender records Paynet's answer, unless another claim came after its own."""
+        state = State.SUCCEEDED if isinstance(outcome, jsonrpc.RpcResult) else State.FAILED
+        values = {
+            "state": state.value,
+            "outcome": encode_outcome(outcome),
+            "detail": detail,
+            "finished_at": self.clock(),
+        }
+        return self._transition("recording the outcome", key, IN_DOUBT, values, owner=owner)
+
+    def release(self, key: str, owner: str, detail: str) -> LedgerRecord:
+        """The sender knows nothing reached Paynet: the key may be sent again."""
+        values = {"state": State.RECEIVED.value, "detail": detail, "check_after": None}
+        return self._transition("release", key, {State.SENT}, values, owner=owner)
+
+    def mark_unknown(
+        self,
+        key: str,
+        detail: str,
+        check_after: datetime | None = None,
+        owner: str | None = None,
+        attempts: int | None = None,
+    ) -> LedgerRecord:
+        """Sent, and whether it executed is not known; reconcile no earlier than ``check_after``."""
+        values: dict[str, Any] = {"state": State.UNKNOWN.value, "detail": detail}
+        if check_after is not None:
+            values["check_after"] = check_after
+        return self._transition(
+            "marking unknown", key, IN_DOUBT, values, owner=owner, attempts=attempts
+        )
+
+    def settle(self, key: str, attempts: int, outcome: Outcome, detail: str) -> LedgerRecord:
+        """Reconciliation found the payment at Paynet: record what the status call returned."""
+        state = State.SUCCEEDED if isinstance(outcome, jsonrpc.RpcResult) else State.FAILED
+        values = {
+            "state": state.value,
+            "outcome": encode_outcome(outcome),
+            "detail": detail,
+            "finished_at": self.clock(),
+        }
+        return self._transition("settling", key, IN_DOUBT, values, attempts=attempts)
+
+    def reopen(self, key: str, attempts: int, detail: str) -> LedgerRecord:
+        """Reconciliation showed it never executed: the key may be sent again."""
+        values = {"state": State.RECEIVED.value, "detail": detail, "check_after": None}
+        return self._transition("reopening", key, IN_DOUBT, values, attempts=attempts)
+
+    def list(self, state: State | None = None, limit: int = 100) -> list[LedgerRecord]:
+        """Most recently changed first."""
+        query = select(ledger).order_by(ledger.c.updated_at.desc()).limit(limit)
+        if state is not None:
+            query = query.where(ledger.c.state == state.value)
+
+        def operation(conn: Connection) -> list[LedgerRecord]:
+            return [_record(row) for row in conn.execute(query).mappings()]
+
+        return self._run("listing the ledger", operation)
+
+
+def _insert_if_absent(conn: Connection, values: dict[str, Any]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING where the dialect has it, a savepoint elsewhere."""
+    name = conn.dialect.name
+    if name == "postgresql":
+        conn.execute(postgresql.insert(ledger).values(**values).on_conflict_do_nothing())
+    elif name == "sqlite":
+        conn.execute(sqlite.insert(ledger).values(**values).on_conflict_do_nothing())
+    else:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(ledger).values(**values))
+        except IntegrityError:
+            pass
