@@ -1,0 +1,254 @@
+"""The ledger's decisions, from plain values: what to do with a key, what an answer means."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from worker import jsonrpc
+from worker.causes import Cause
+from worker.client import HttpMalformed, TransportFailure
+from worker.fingerprint import Fingerprint, canonical_json, fingerprint
+from worker.ledger_flow import (
+    POLL_MAX,
+    Answered,
+    Conflict,
+    Exchange,
+    Found,
+    GiveUp,
+    Inconclusive,
+    InDoubt,
+    LedgerWait,
+    NotFound,
+    NotSent,
+    Reconcile,
+    Recorded,
+    Rejected,
+    Send,
+    Wait,
+    after_inconclusive,
+    decide,
+    judge_send,
+    judge_status,
+    lease_end,
+    status_params,
+)
+from worker.ledger_store import LedgerRecord, State
+from worker.request import CallRequest
+from worker.settings import LedgerSettings, StatusMethod
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+PRINT = Fingerprint("default", "/v2/gw/transaction", "performTransaction", "ab" * 32)
+RESULT = jsonrpc.RpcResult({"transactionId": 1, "amount": Decimal("10.50")})
+ERROR = jsonrpc.RpcError(-31001, "insufficient funds")
+STATUS = StatusMethod(method="checkTransactionByAgentId", id_param="id", not_found_codes=(-12007,))
+UNAUTHORIZED = (-9999,)
+
+
+def row(state: State, check_in: float | None = None, **changes: Any) -> LedgerRecord:
+    record = LedgerRecord(
+        key="order-1",
+        fingerprint=PRINT,
+        state=state,
+        outcome=None,
+        detail=None,
+        attempts=0 if state is State.RECEIVED else 1,
+        owner=None if state is State.RECEIVED else "task:nonce",
+        created_at=NOW - timedelta(seconds=60),
+        updated_at=NOW - timedelta(seconds=1),
+        sent_at=None if state is State.RECEIVED else NOW - timedelta(seconds=1),
+        check_after=None if check_in is None else NOW + timedelta(seconds=check_in),
+    )
+    return replace(record, **changes)
+
+
+@pytest.mark.parametrize(
+    ("record", "reconcilable", "expected"),
+    [
+        (row(State.RECEIVED), True, Send),
+        (row(State.SUCCEEDED, outcome=RESULT), True, Recorded),
+        (row(State.FAILED, outcome=ERROR), False, Recorded),
+        (row(State.SENT, check_in=10), True, Wait),
+        (row(State.SENT, check_in=10), False, Wait),
+        (row(State.SENT, check_in=-1), True, Reconcile),
+        (row(State.SENT, check_in=-1), False, GiveUp),
+        (row(State.UNKNOWN, check_in=0.5), True, Wait),
+        (row(State.UNKNOWN, check_in=0.5), False, GiveUp),
+        (row(State.UNKNOWN, check_in=-1), True, Reconcile),
+        (row(State.UNKNOWN, check_in=-1), False, GiveUp),
+        (row(State.SUCCEEDED), True, GiveUp),  # finished without an outcome: never a guess
+    ],
+)
+def test_each_state_of_a_key_leads_to_its_step(
+    record: LedgerRecord, reconcilable: bool, expected: type
+) -> None:
+    assert isinstance(decide(record, PRINT, NOW, reconcilable), expected)
+
+
+def test_a_finished_key_hands_back_its_recorded_outcome() -> None:
+    assert decide(row(State.SUCCEEDED, outcome=RESULT), PRINT, NOW, True) == Recorded(RESULT)
+
+
+@pytest.mark.parametrize(
+    ("other", "named"),
+    [
+        (replace(PRINT, params_sha256="cd" * 32), ("params",)),
+        (replace(PRINT, method="cancelTransaction"), ("method",)),
+        (replace(PRINT, profile="other", path="/v2/other"), ("profile", "path")),
+    ],
+)
+def test_the_same_key_with_another_request_is_a_conflict_whatever_its_state(
+    other: Fingerprint, named: tuple[str, ...]
+) -> None:
+    for state in State:
+        assert decide(row(state, outcome=RESULT), other, NOW, True) == Conflict(named)
+
+
+def test_waiting_for_another_sender_polls_more_slowly_each_time_but_within_the_cap() -> None:
+    record = row(State.SENT, check_in=30)
+    countdowns = []
+    wait = None
+    for _ in range(8):
+        step = decide(record, PRINT, NOW, True, wait)
+        assert isinstance(step, Wait)
+        countdowns.append(step.countdown)
+        wait = step.wait
+    assert countdowns == sorted(countdowns)
+    assert countdowns[0] < 0.5
+    assert max(countdowns) == POLL_MAX
+    assert wait is not None and wait.polls == 8
+
+
+def test_a_settling_key_is_looked_at_no_later_than_its_mark() -> None:
+    step = decide(row(State.UNKNOWN, check_in=0.3), PRINT, NOW, True, LedgerWait(polls=9))
+    assert isinstance(step, Wait)
+    assert step.countdown == pytest.approx(0.3)
+
+
+def test_giving_up_without_a_status_method_names_the_method() -> None:
+    step = decide(row(State.UNKNOWN, check_in=-1, detail="no answer"), PRINT, NOW, False)
+    assert isinstance(step, GiveUp)
+    assert "performTransaction has no status method" in step.reason
+
+
+def test_a_lease_covers_the_whole_send_and_the_settle_delay() -> None:
+    assert lease_end(NOW, 3.05, 30, 2) == NOW + timedelta(seconds=35.05)
+
+
+@pytest.mark.parametrize(
+    ("exchange", "verdict"),
+    [
+        (RESULT, Answered),
+        (ERROR, Answered),
+        (jsonrpc.RpcError(-9999, "unauthorized"), Rejected),
+        (TransportFailure(Cause.UNREACHABLE, "connection refused", maybe_sent=False), NotSent),
+        (TransportFailure(Cause.TIMEOUT, "connect timeout", maybe_sent=False), NotSent),
+        (TransportFailure(Cause.TIMEOUT, "read timeout", maybe_sent=True), InDoubt),
+        (TransportFailure(Cause.UNREACHABLE, "connection lost", maybe_sent=True), InDoubt),
+        (HttpMalformed(200, "not JSON"), InDoubt),
+        (HttpMalformed(502, "not JSON"), InDoubt),
+        (HttpMalformed(200, "wrong id"), InDoubt),
+    ],
+)
+def test_only_a_well_formed_answer_is_an_outcome(exchange: Exchange, verdict: type) -> None:
+    assert isinstance(judge_send(exchange, UNAUTHORIZED), verdict)
+
+
+@pytest.mark.parametrize(
+    ("exchange", "verdict"),
+    [
+        (RESULT, Found),
+        (jsonrpc.RpcResult(None), Inconclusive),
+        (jsonrpc.RpcError(-12007, "transaction not found"), NotFound),
+        (jsonrpc.RpcError(-9999, "unauthorized"), Rejected),
+        (jsonrpc.RpcError(-32603, "internal error"), Inconclusive),
+        (TransportFailure(Cause.TIMEOUT, "read timeout", maybe_sent=True), Inconclusive),
+        (HttpMalformed(503, "not JSON"), Inconclusive),
+    ],
+)
+def test_a_status_call_says_found_not_found_or_cannot_tell(
+    exchange: Exchange, verdict: type
+) -> None:
+    assert isinstance(judge_status(exchange, STATUS, UNAUTHORIZED), verdict)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"id": "order-1", "amount": 5}, {"id": "order-1"}),
+        ({"id": 42}, {"id": 42}),
+        ({"amount": 5}, None),
+        ({"id": ""}, None),
+        ({"id": None}, None),
+        ({"id": True}, None),
+    ],
+)
+def test_the_status_call_asks_by_the_payments_own_id(
+    params: dict[str, Any], expected: dict[str, Any] | None
+) -> None:
+    assert status_params(params, STATUS) == expected
+
+
+def test_inconclusive_status_calls_back_off_then_give_up_after_the_reconcile_timeout() -> None:
+    policy = LedgerSettings(reconcile_timeout=10)
+    step = after_inconclusive(None, 1000.0, policy, rand=1.0)
+    assert isinstance(step, Wait)
+    assert step.wait == LedgerWait(polls=0, checks=1, first_check=1000.0)
+    later = after_inconclusive(step.wait, 1009.5, policy, rand=1.0)
+    assert isinstance(later, Wait)
+    assert later.countdown == pytest.approx(0.5)  # the next call lands on the deadline
+    assert later.wait.checks == 2
+    assert isinstance(after_inconclusive(later.wait, 1010.0, policy), GiveUp)
+
+
+def test_the_ledger_wait_survives_the_task_kwargs_and_refuses_anything_else() -> None:
+    wait = LedgerWait(polls=3, checks=2, first_check=12.5)
+    assert LedgerWait.from_kwargs(wait.to_kwargs()) == wait
+    assert LedgerWait.from_kwargs(None) is None
+    for bad in ({"polls": 1}, {"polls": "1", "checks": 0, "first_check": None}, [1, 2]):
+        with pytest.raises(ValueError):
+            LedgerWait.from_kwargs(bad)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ({"a": 1, "b": 2}, {"b": 2, "a": 1}),
+        ({"amount": 100}, {"amount": Decimal("100.00")}),
+        ({"amount": 1.5}, {"amount": Decimal("1.50")}),
+        ({"n": [1, {"y": 2, "x": 1}]}, {"n": [1, {"x": 1, "y": 2}]}),
+    ],
+)
+def test_params_that_mean_the_same_have_the_same_fingerprint(
+    one: dict[str, Any], other: dict[str, Any]
+) -> None:
+    assert canonical_json(one) == canonical_json(other)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ({"amount": 100}, {"amount": 101}),
+        ({"flag": True}, {"flag": 1}),
+        ({"id": "1"}, {"id": 1}),
+        ({"a": None}, {}),
+        ({"list": [1, 2]}, {"list": [2, 1]}),
+    ],
+)
+def test_params_that_differ_in_meaning_have_different_fingerprints(
+    one: dict[str, Any], other: dict[str, Any]
+) -> None:
+    assert canonical_json(one) != canonical_json(other)
+
+
+def test_the_fingerprint_takes_the_default_path_and_refuses_what_json_cannot_carry() -> None:
+    request = CallRequest("performTransaction", {"id": "x"}, None, "default", "x")
+    assert fingerprint(request, "/v2/gw/transaction").path == "/v2/gw/transaction"
+    with pytest.raises(ValueError):
+        fingerprint(replace(request, params={"amount": float("nan")}), "/")
+    with pytest.raises(ValueError):
+        fingerprint(replace(request, params={"when": NOW}), "/")

@@ -1,0 +1,240 @@
+"""What to do with an idempotency key, decided from plain values: no I/O, no clock of its own.
+
+Before a call ``decide`` reads the key's ledger row and answers: hand back the recorded outcome,
+refuse a conflicting request, send, wait for the task that is sending it right now, reconcile
+through the status method, or give up with ``OutcomeUnknown``. After a send ``judge_send`` says
+whether the answer is an outcome, a rejected token, a request that never left, or one whose fate
+is unknown; after a status call ``judge_status`` says found, not found, or cannot tell.
+
+Timing. A sender claims the key and talks to Paynet for at most ``connect + read`` seconds; a
+reconciler may look only after that, plus ``settle_delay`` for a request Paynet may still be
+processing, so that a payment in flight is never taken for one that was lost (``lease_end``).
+A sender that gave up on its answer (read timeout, malformed answer) sets the same mark to its
+own time plus ``settle_delay``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from worker import jsonrpc
+from worker.client import HttpMalformed, TransportFailure
+from worker.fingerprint import Fingerprint
+from worker.ledger_store import FINISHED, LedgerRecord, Outcome, State
+from worker.settings import LedgerSettings, StatusMethod
+from worker.token_flow import backoff
+
+POLL_FIRST = 0.1  # seconds before looking at a key another task is sending, doubling
+POLL_MAX = 2.0  # and never longer, so a countdown message stays far below the visibility timeout
+CHECK_BACKOFF_FIRST = 0.5  # between status calls that could not tell
+CHECK_BACKOFF_MAX = 5.0
+
+
+@dataclass(frozen=True)
+class LedgerWait:
+    """Carried in the task's ``_ledger`` kwarg across retries (Celery's counter is not ours)."""
+
+    polls: int = 0  # countdown retries spent waiting on another sender or a settle delay
+    checks: int = 0  # status calls so far that could not tell
+    first_check: float | None = None  # epoch seconds of the first of them
+
+    def polled(self) -> LedgerWait:
+        return replace(self, polls=self.polls + 1)
+
+    def to_kwargs(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_kwargs(cls, value: Any) -> LedgerWait | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict) or set(value) != {"polls", "checks", "first_check"}:
+            raise ValueError("_ledger must be the gateway's own ledger wait state")
+        polls, checks, first = value["polls"], value["checks"], value["first_check"]
+        if not isinstance(polls, int) or not isinstance(checks, int):
+            raise ValueError("_ledger holds values of the wrong type")
+        if first is not None and (isinstance(first, bool) or not isinstance(first, int | float)):
+            raise ValueError("_ledger holds values of the wrong type")
+        return cls(polls, checks, None if first is None else float(first))
+
+
+# What to do with the key.
+
+
+@dataclass(frozen=True)
+class Recorded:
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class Conflict:
+    differences: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Send:
+    pass
+
+
+@dataclass(frozen=True)
+class Wait:
+    countdown: float
+    wait: LedgerWait
+    reason: str
+
+
+@dataclass(frozen=True)
+class Reconcile:
+    pass
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    reason: str
+
+
+Step = Recorded | Conflict | Send | Wait | Reconcile | GiveUp
+
+
+def poll_delay(polls: int) -> float:
+    return float(min(POLL_MAX, POLL_FIRST * 2 ** min(polls, 16)))
+
+
+def lease_end(now: datetime, connect: float, read: float, settle_delay: float) -> datetime:
+    """When a claim made ``now`` may be reconciled if no outcome was recorded by then."""
+    return now + timedelta(seconds=connect + read + settle_delay)
+
+
+def decide(
+    record: LedgerRecord,
+    fingerprint: Fingerprint,
+    now: datetime,
+    reconcilable: bool,
+    wait: LedgerWait | None = None,
+) -> Step:
+    """The next step for a key whose row is ``record``; ``reconcilable``: a status call exists."""
+    wait = wait or LedgerWait()
+    differences = record.fingerprint.differences(fingerprint)
+    if differences:
+        return Conflict(tuple(differences))
+    if record.state in FINISHED:
+        if record.outcome is None:
+            return GiveUp(f"the ledger says {record.state} but holds no outcome")
+        return Recorded(record.outcome)
+    if record.state is State.RECEIVED:
+        return Send()
+    due = record.check_after or record.updated_at
+    remaining = (due - now).total_seconds()
+    if record.state is State.SENT and remaining > 0:
+        countdown = min(remaining, poll_delay(wait.polls))
+        return Wait(countdown, wait.polled(), "another task is sending it")
+    if not reconcilable:
+        return GiveUp(
+            f"sent to Paynet ({record.detail or 'its sender was lost'}) with no outcome "
+            f"recorded, and {record.fingerprint.method} has no status method to reconcile it"
+        )
+    if remaining > 0:
+        return Wait(min(remaining, poll_delay(wait.polls)), wait.polled(), "letting Paynet settle")
+    return Reconcile()
+
+
+# What the answer to a send means.
+
+
+@dataclass(frozen=True)
+class Answered:
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The token was refused: nothing executed."""
+
+
+@dataclass(frozen=True)
+class NotSent:
+    detail: str
+
+
+@dataclass(frozen=True)
+class InDoubt:
+    detail: str
+
+
+SendVerdict = Answered | Rejected | NotSent | InDoubt
+Exchange = jsonrpc.RpcResult | jsonrpc.RpcError | TransportFailure | HttpMalformed
+
+
+def judge_send(exchange: Exchange, unauthorized_codes: tuple[int, ...]) -> SendVerdict:
+    """Only a well-formed answer is an outcome; no answer, or a garbled one, is not a guess."""
+    if isinstance(exchange, jsonrpc.RpcResult):
+        return Answered(exchange)
+    if isinstance(exchange, jsonrpc.RpcError):
+        return Rejected() if exchange.code in unauthorized_codes else Answered(exchange)
+    if isinstance(exchange, TransportFailure):
+        if not exchange.maybe_sent:
+            return NotSent(f"{exchange}: nothing was sent")
+        return InDoubt(f"no answer ({exchange})")
+    return InDoubt(f"unusable answer ({exchange})")
+
+
+# What a status call says.
+
+
+@dataclass(frozen=True)
+class Found:
+    outcome: jsonrpc.RpcResult
+
+
+@dataclass(frozen=True)
+class NotFound:
+    detail: str
+
+
+@dataclass(frozen=True)
+class Inconclusive:
+    detail: str
+
+
+StatusVerdict = Found | NotFound | Inconclusive | Rejected
+
+
+def status_params(params: dict[str, Any], status: StatusMethod) -> dict[str, Any] | None:
+    """The status call's params (the payment's own id), or None where the payment has none."""
+    value = params.get(status.id_param)
+    if value is None or isinstance(value, bool | dict | list) or value == "":
+        return None
+    return {status.id_param: value}
+
+
+def judge_status(
+    exchange: Exchange, status: StatusMethod, unauthorized_codes: tuple[int, ...]
+) -> StatusVerdict:
+    if isinstance(exchange, jsonrpc.RpcResult):
+        if exchange.value is None:
+            return Inconclusive(f"{status.method} answered an empty result")
+        return Found(exchange)
+    if isinstance(exchange, jsonrpc.RpcError):
+        if exchange.code in unauthorized_codes:
+            return Rejected()
+        if exchange.code in status.not_found_codes:
+            return NotFound(f"{status.method} answered {exchange.code} {exchange.message}")
+        return Inconclusive(f"{status.method} answered {exchange.code} {exchange.message}")
+    return Inconclusive(f"{status.method} failed ({exchange})")
+
+
+def after_inconclusive(
+    wait: LedgerWait | None, now: float, policy: LedgerSettings, rand: float | None = None
+) -> Wait | GiveUp:
+    """Another status call later, until ``reconcile_timeout`` has passed since the first."""
+    wait = wait or LedgerWait()
+    first = wait.first_check if wait.first_check is not None else now
+    checks = wait.checks + 1
+    elapsed = now - first
+    if elapsed >= policy.reconcile_timeout:
+        return GiveUp(f"{checks} status calls could not tell within {policy.reconcile_timeout:g} s")
+    delay = backoff(checks, CHECK_BACKOFF_FIRST, CHECK_BACKOFF_MAX, rand)
+    countdown = min(delay, policy.reconcile_timeout - elapsed)
+    return Wait(countdown, replace(wait, checks=checks, first_check=first), "status unclear")
