@@ -2,7 +2,9 @@
 
 Waiting for a token is a ``self.retry(countdown=...)`` that frees the worker slot; the wait
 state travels in the ``_wait`` kwarg because Celery's own retry counter would eat the business
-retry budget (and ``retry`` replaces kwargs wholesale).
+retry budget (and ``retry`` replaces kwargs wholesale). Waiting on the idempotency ledger (for
+another task sending the same key, or for a payment to settle before reconciling it) is the
+same kind of retry, its state in the ``_ledger`` kwarg.
 """
 
 from __future__ import annotations
@@ -15,27 +17,29 @@ from celery import Task
 from worker.app import app
 from worker.errors import InvalidRequest
 from worker.gateway import NeedWait
+from worker.ledger_flow import LedgerWait
 from worker.request import parse_call
 from worker.runtime import get_runtime
 from worker.token_flow import WaitState
 
 
 @app.task(name="paynet.call", bind=True, max_retries=None)
-def call(self: Task, *args: Any, _wait: Any = None, **kwargs: Any) -> Any:
+def call(self: Task, *args: Any, _wait: Any = None, _ledger: Any = None, **kwargs: Any) -> Any:
     if args:
         raise InvalidRequest("paynet.call takes keyword arguments only")
     runtime = get_runtime()
     request = parse_call(kwargs, runtime.settings.paynet.profiles)
     try:
         wait = WaitState.from_kwargs(_wait)
+        ledger_wait = LedgerWait.from_kwargs(_ledger)
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
     try:
-        return runtime.gateway.call(request, wait)
+        return runtime.idempotent.call(request, wait, ledger_wait, self.request.id or "-")
     except NeedWait as need:
         raise self.retry(
             countdown=need.countdown,
-            kwargs={**kwargs, "_wait": need.wait.to_kwargs()},
+            kwargs={**kwargs, **need.to_kwargs()},
             max_retries=None,
         ) from None
 

@@ -14,6 +14,7 @@ from worker import jsonrpc
 from worker.causes import describe
 from worker.client import HttpMalformed, PaynetClient, TransportFailure
 from worker.errors import MalformedResponse, PaynetRpcError, ProviderUnavailable, TokenUnavailable
+from worker.ledger_flow import LedgerWait
 from worker.redaction import redact, redact_value
 from worker.request import CallRequest
 from worker.settings import Settings
@@ -25,10 +26,20 @@ log = logging.getLogger("worker.gateway")
 
 @dataclass(frozen=True)
 class NeedWait(Exception):
-    """Wait ``countdown`` seconds for a token refresh, then run again with ``wait``."""
+    """Wait ``countdown`` seconds (for a token refresh, or on the ledger), then run again."""
 
     countdown: float
-    wait: WaitState
+    wait: WaitState | None
+    ledger: LedgerWait | None = None
+
+    def to_kwargs(self) -> dict[str, Any]:
+        """The task's private kwargs for the retry: ``_wait`` (token), ``_ledger`` (ledger)."""
+        kwargs: dict[str, Any] = {}
+        if self.wait is not None:
+            kwargs["_wait"] = self.wait.to_kwargs()
+        if self.ledger is not None:
+            kwargs["_ledger"] = self.ledger.to_kwargs()
+        return kwargs
 
 
 class Gateway:
@@ -42,7 +53,7 @@ class Gateway:
     def call(self, request: CallRequest, wait: WaitState | None = None) -> Any:
         decision: Decision = self.provider.token(request.profile, wait)
         while True:
-            token = self._token_or_wait(request.profile, decision)
+            token = self.token_or_wait(request.profile, decision)
             answer = self._send(request, token.token)
             if isinstance(answer, jsonrpc.RpcResult):
                 return answer.value
@@ -52,7 +63,7 @@ class Gateway:
             log.info("token rejected: profile=%s generation=%d", request.profile, token.generation)
             decision, wait = self.provider.rejected(request.profile, token.generation, wait)
 
-    def _token_or_wait(self, profile: str, decision: Decision) -> UseToken:
+    def token_or_wait(self, profile: str, decision: Decision) -> UseToken:
         if isinstance(decision, UseToken):
             return decision
         if isinstance(decision, GiveUp):

@@ -16,6 +16,8 @@ from worker.coordination import Coordinator, Enqueue
 from worker.crypto import cipher_from_settings
 from worker.database import make_engine
 from worker.gateway import Gateway
+from worker.idempotent import IdempotentGateway
+from worker.ledger_store import LedgerStore
 from worker.refresher import Refresher
 from worker.settings import Settings
 from worker.token_provider import TokenProvider
@@ -33,6 +35,7 @@ class Runtime:
     refresher: Refresher
     gateway: Gateway
     clients: dict[str, PaynetClient]
+    idempotent: IdempotentGateway  # the entry point of paynet.call: keyed calls via the ledger
 
     def close(self) -> None:
         self.engine.dispose()
@@ -53,6 +56,9 @@ def build_runtime(settings: Settings, enqueue: Enqueue, base: Path = REPO_ROOT) 
         for name, profile in settings.paynet.profiles.items()
     }
     provider = TokenProvider(store, coordinator, settings.token, utcnow)
+    gateway = Gateway(settings, provider, clients)
+    # Transient database faults in the ledger are retried within the token wait bound.
+    ledger = LedgerStore(engine, utcnow, retry_timeout=settings.token.wait_timeout)
     return Runtime(
         settings,
         engine,
@@ -61,8 +67,9 @@ def build_runtime(settings: Settings, enqueue: Enqueue, base: Path = REPO_ROOT) 
         coordinator,
         provider,
         Refresher(settings, store, coordinator, clients, utcnow),
-        Gateway(settings, provider, clients),
+        gateway,
         clients,
+        IdempotentGateway(gateway, ledger, utcnow),
     )
 
 
