@@ -13,6 +13,10 @@ from worker.config import get_settings
 _settings = get_settings()
 
 broker_url = _settings.celery.broker_url or _settings.redis.url
+if broker_url.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport with a fix that keeps the worker alive when the broker connection
+    # drops while payments are in progress (worker/broker.py).
+    broker_transport = "worker.broker:Transport"
 result_backend = _settings.celery.result_backend or _settings.redis.url
 
 # JSON only: results and errors are read by producers in other languages, and pickle executes
@@ -32,27 +36,64 @@ task_routes = {
     "paynet.refresh_token": {"queue": "paynet.token"},
 }
 
+# At-least-once delivery. A payment is never lost with a worker, and a second delivery of it is
+# harmless: the idempotency ledger hands back the recorded outcome, waits for the task that is
+# sending it, or reconciles it (README "Delivery guarantee").
+
 # Acknowledge after the task ran, so a worker that dies mid-payment leaves the message to be
 # delivered again (the ledger reconciles it) instead of losing it.
 task_acks_late = True
-# A pool child killed mid-task (OOM, SIGKILL) requeues its message rather than acking it.
+# A pool child killed mid-task (OOM, SIGKILL) requeues its message rather than acking it. A
+# message that kills its child every time would loop: the ledger stops sending a key after
+# ledger_flow.MAX_SENDS claims without an outcome, and the task then ends.
 task_reject_on_worker_lost = True
 # Take one message at a time per slot: late acks make a prefetched backlog stuck behind a slow
-# call, and it would be redelivered elsewhere if this worker died.
+# call, and it would be redelivered elsewhere only after the visibility timeout if this worker
+# died.
 worker_prefetch_multiplier = 1
+# On a lost broker connection let running payments finish and record their outcome; their acks
+# are lost with the connection, and the redelivered copies find the outcome in the ledger.
+# (Cancelling them instead would cut payments off mid-call and leave each one to reconcile.)
+worker_cancel_long_running_tasks_on_connection_loss = False
 
-# A message fetched but not acknowledged is delivered again after this many seconds; it must
-# exceed the longest task including its waits (token wait bound, read timeout, settle delay),
-# and stays far below Redis' default of an hour so a crashed host delays payments by minutes.
-_longest_task = (
-    _settings.token.wait_timeout
-    + max(p.timeouts.connect + p.timeouts.read for p in _settings.paynet.profiles.values())
-    + _settings.ledger.settle_delay
-)
+# A message fetched but not acknowledged is delivered again after this many seconds (Redis has
+# no broker-side acks: that is how a worker killed whole, host and all, gets its payments
+# redelivered). It must exceed the longest one delivery can stay unacknowledged, or a live
+# task's message is handed to a second worker while it runs (harmless, but wasted work): its
+# countdown (seconds: waits are retries, each a new message), the database retry bound (the
+# token wait bound), up to two Paynet exchanges (a status call, then the send) and the settle
+# delay. It stays far below Redis' default of an hour, so a crashed host delays its payments by
+# minutes; tests set CELERY_VISIBILITY_TIMEOUT to seconds.
+_exchange = max(p.timeouts.connect + p.timeouts.read for p in _settings.paynet.profiles.values())
+_longest_delivery = _settings.token.wait_timeout + 2 * _exchange + _settings.ledger.settle_delay + 5
+_visibility_timeout = int(_settings.celery.visibility_timeout or max(300, 3 * _longest_delivery))
 broker_transport_options = {
-    "visibility_timeout": int(_settings.celery.visibility_timeout or max(300, 3 * _longest_task)),
+    "visibility_timeout": _visibility_timeout,
+    # kombu looks for expired unacknowledged messages every interval * throttle seconds (about
+    # 100 s by default): look every tenth of the visibility timeout instead, so a crashed
+    # worker's payments come back within 1.1 visibility timeouts.
+    "unacked_restore_interval": max(1, _visibility_timeout // 10),
+    "unacked_restore_throttle": 1,
+    # The restore sweep holds a Redis mutex; one held by a worker killed mid-sweep blocks every
+    # sweep until it expires (5 minutes by default). A sweep takes milliseconds.
+    "unacked_mutex_expire": max(5, min(300, _visibility_timeout // 2)),
 }
-result_backend_transport_options = {"retry_policy": {"timeout": 5.0}}
+# A retry (a wait) is a publish: if it fails, Celery rejects the running message without
+# requeueing it, and the payment is gone. Keep publishing through a Redis restart (~30 s).
+task_publish_retry_policy = {
+    "max_retries": 30,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+# A result written while Redis restarts is retried for as long, so the producer still gets it
+# (and not a ConnectionError for a payment that succeeded). ``always_retry`` covers every backend
+# operation of storing a result, the read before the write included; the retry policy the
+# writes themselves.
+result_backend_always_retry = True
+result_backend_max_retries = 15
+result_backend_max_sleep_between_retries_ms = 2000
+result_backend_transport_options = {"retry_policy": {"timeout": 30.0}}
 broker_connection_retry_on_startup = True
 
 # Flower and `celery events` show task states; results carry no secret (see README Security).

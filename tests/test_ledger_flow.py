@@ -14,6 +14,7 @@ from worker.causes import Cause
 from worker.client import HttpMalformed, TransportFailure
 from worker.fingerprint import Fingerprint, canonical_json, fingerprint
 from worker.ledger_flow import (
+    MAX_SENDS,
     POLL_MAX,
     Answered,
     Conflict,
@@ -81,6 +82,8 @@ def row(state: State, check_in: float | None = None, **changes: Any) -> LedgerRe
         (row(State.UNKNOWN, check_in=-1), True, Reconcile),
         (row(State.UNKNOWN, check_in=-1), False, GiveUp),
         (row(State.SUCCEEDED), True, GiveUp),  # finished without an outcome: never a guess
+        (row(State.RECEIVED, attempts=MAX_SENDS - 1), True, Send),
+        (row(State.RECEIVED, attempts=MAX_SENDS), True, GiveUp),  # a worker dies on it each time
     ],
 )
 def test_each_state_of_a_key_leads_to_its_step(

@@ -308,9 +308,7 @@ class KeyedCall:
             reason,
             self.key,
         )
-        return OutcomeUnknown(
-            f"idempotency key {self.key!r}: {reason}; it may have executed at Paynet"
-        )
+        return OutcomeUnknown(f"idempotency key {self.key!r}: {reason}")
 
     def _without_database(self, exc: DatabaseUnavailable) -> Any:
         """The ledger could not be read or written within the retry bound."""

@@ -30,6 +30,9 @@ POLL_FIRST = 0.1  # seconds before looking at a key another task is sending, dou
 POLL_MAX = 2.0  # and never longer, so a countdown message stays far below the visibility timeout
 CHECK_BACKOFF_FIRST = 0.5  # between status calls that could not tell
 CHECK_BACKOFF_MAX = 5.0
+# A key claimed this often without an outcome is not sent again: that is a message that kills
+# its worker every time (with task_reject_on_worker_lost it would loop), not bad luck.
+MAX_SENDS = 10
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,11 @@ def decide(
             return GiveUp(f"the ledger says {record.state} but holds no outcome")
         return Recorded(record.outcome)
     if record.state is State.RECEIVED:
+        if record.attempts >= MAX_SENDS:
+            return GiveUp(
+                f"claimed for sending {record.attempts} times without an outcome being "
+                "recorded (is a worker dying on it?); not sent again"
+            )
         return Send()
     due = record.check_after or record.updated_at
     remaining = (due - now).total_seconds()
@@ -133,7 +141,8 @@ def decide(
     if not reconcilable:
         return GiveUp(
             f"sent to Paynet ({record.detail or 'its sender was lost'}) with no outcome "
-            f"recorded, and {record.fingerprint.method} has no status method to reconcile it"
+            f"recorded, and {record.fingerprint.method} has no status method to reconcile it: "
+            "it may have executed at Paynet"
         )
     if remaining > 0:
         return Wait(min(remaining, poll_delay(wait.polls)), wait.polled(), "letting Paynet settle")
@@ -234,7 +243,10 @@ def after_inconclusive(
     checks = wait.checks + 1
     elapsed = now - first
     if elapsed >= policy.reconcile_timeout:
-        return GiveUp(f"{checks} status calls could not tell within {policy.reconcile_timeout:g} s")
+        return GiveUp(
+            f"{checks} status calls could not tell within {policy.reconcile_timeout:g} s "
+            "whether it executed at Paynet"
+        )
     delay = backoff(checks, CHECK_BACKOFF_FIRST, CHECK_BACKOFF_MAX, rand)
     countdown = min(delay, policy.reconcile_timeout - elapsed)
     return Wait(countdown, replace(wait, checks=checks, first_check=first), "status unclear")

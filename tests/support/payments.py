@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -45,3 +46,23 @@ def ledger_states(engine: Engine, keys: Iterable[str] | None = None) -> dict[str
 
 def count_states(states: dict[str, str]) -> Counter[str]:
     return Counter(states.values())
+
+
+def wait_until_final(
+    engine: Engine,
+    keys: list[str],
+    final: frozenset[str] = frozenset({"succeeded", "failed"}),
+    timeout: float = 120.0,
+    while_waiting: Callable[[], None] | None = None,
+) -> dict[str, str]:
+    """Poll the ledger until every key is in a final state; return the states either way."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = ledger_states(engine, keys)
+        if len(states) == len(keys) and all(state in final for state in states.values()):
+            return states
+        if time.monotonic() > deadline:
+            return states
+        if while_waiting is not None:
+            while_waiting()
+        time.sleep(0.2)
