@@ -10,11 +10,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from worker.cli import db, simulator, token
+from worker.cli import db, ledger, simulator, token
 from worker.cli.common import CommandError
 from worker.config import ConfigError
 
-MODULES = (simulator, db, token)
+MODULES = (simulator, db, token, ledger)
 
 
 def build_parser() -> argparse.ArgumentParser:
