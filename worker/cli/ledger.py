@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 UNKNOWN_ADVICE = (
     "the payment may have executed at Paynet and could not be reconciled: look it up there by "
-    "its own id; submit it again under this key only once it is known not to have executed"
+    "its own id; if it did not execute, send it again under a new idempotency key"
 )
 
 
