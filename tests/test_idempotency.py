@@ -6,22 +6,29 @@ executions per agent id; each test's agent id is its idempotency key.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
 
 import pytest
 from celery import Celery
+from redis import Redis
 from sqlalchemy import Engine
 
 from devservices.stack import Services
 from simulator import Simulator
+from tests.support.leaks import database_dump, log_lines, redis_dump, search
 from tests.support.payments import pay, payment
 from tests.support.workers import REPO_ROOT, WorkerPool
+from worker.crypto import TokenCipher
 from worker.ledger_store import LedgerRecord, LedgerStore, State
+from worker.redaction import MASK
+from worker.token_store import TokenStore
 
 
 def error_of(result: Any, timeout: float = 60) -> BaseException:
@@ -227,3 +234,30 @@ def test_a_keyed_payment_whose_token_is_rejected_is_sent_again_after_one_refresh
     assert stats["logins_succeeded"] == 2
     row = record(engine, "order-8")
     assert (row.state, row.attempts) == (State.SUCCEEDED, 2)  # released after -9999, claimed again
+
+
+def test_a_token_paynet_echoes_in_an_error_is_kept_neither_in_the_ledger_nor_the_result(
+    start_workers: Callable[..., WorkerPool],
+    producer: Celery,
+    simulator: Simulator,
+    engine: Engine,
+    redis_client: Redis,
+    token_key: str,
+) -> None:
+    token = "tok-echo-" + token_urlsafe(16)
+    TokenStore(engine, TokenCipher([token_key.encode()])).save_token("default", token, 0, None)
+    echoed = {"code": -31000, "message": f"token {token} is not valid", "data": {"token": token}}
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "error": echoed})  # the first request's id
+    simulator.inject_fault("resource", "raw", count=1, body=body)
+    workers = start_workers(processes=1, concurrency=1)
+    first = error_of(pay(producer, "order-9"))
+    again = error_of(pay(producer, "order-9"))  # handed back from the ledger
+    assert first.args == again.args == (-31000, f"token {MASK} is not valid", {"token": MASK})
+    assert record(engine, "order-9").state is State.FAILED
+    workers.stop()
+    haystack = [
+        *log_lines(worker.log_path for worker in workers.workers),
+        *redis_dump(redis_client),
+        *database_dump(engine),
+    ]
+    assert [str(hit) for hit in search(haystack, {"token": token})] == []

@@ -50,6 +50,7 @@ from worker.ledger_flow import (
     status_params,
 )
 from worker.ledger_store import FINISHED, IN_DOUBT, LedgerRecord, LedgerStore, Outcome, State
+from worker.redaction import redact, redact_value
 from worker.request import CallRequest
 from worker.token_flow import Decision, UseToken, WaitState
 from worker.token_store import Clock
@@ -174,6 +175,9 @@ class KeyedCall:
             answer, _http = client.call(method, params, token, self.request.path)
         except (TransportFailure, HttpMalformed) as failure:
             return failure
+        if isinstance(answer, jsonrpc.RpcError):
+            # Paynet may echo the token in an error: neither the ledger nor a result keeps it.
+            return jsonrpc.RpcError(answer.code, redact(answer.message), redact_value(answer.data))
         return answer
 
     # the steps
