@@ -16,7 +16,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
 
-from worker import jsonrpc
+from worker import jsonrpc, metrics
 from worker.causes import Cause, LoginFailure
 from worker.redaction import register_secret, register_token
 from worker.settings import ProfileSettings
@@ -130,11 +130,20 @@ class PaynetClient:
         body = jsonrpc.build_request(
             method, params, request_id, token, self.profile.token_placement
         )
-        answer = self.post(path or self.profile.resource_path, body, self.profile.timeouts.read)
+        started = time.monotonic()
         try:
-            return jsonrpc.parse_answer(answer.body, request_id), answer
+            answer = self.post(path or self.profile.resource_path, body, self.profile.timeouts.read)
+        except TransportFailure as failure:
+            metrics.paynet_call(method, str(failure.cause), time.monotonic() - started)
+            raise
+        try:
+            parsed = jsonrpc.parse_answer(answer.body, request_id)
         except jsonrpc.MalformedAnswer as exc:
-            raise HttpMalformed(answer.status, exc.reason) from None
+            malformed = HttpMalformed(answer.status, exc.reason)
+            metrics.paynet_call(method, str(malformed.cause), answer.elapsed)
+            raise malformed from None
+        metrics.paynet_call(method, metrics.answer_outcome(parsed), answer.elapsed)
+        return parsed, answer
 
     def login(self) -> LoginSuccess:
         request_id = next(_ids)

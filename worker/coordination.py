@@ -9,6 +9,7 @@ Every method raises ``Unavailable`` (never a redis-py exception) when Redis cann
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import uuid
@@ -18,10 +19,12 @@ from redis import Redis
 from redis.exceptions import LockError
 from redis.lock import Lock
 
+from worker import metrics
 from worker.outages import translated
 from worker.settings import TokenSettings
 
 Enqueue = Callable[[str, int], None]
+log = logging.getLogger("worker.refresh")
 
 # A sliding window of login times per profile, atomically: drop the old ones, count, admit or
 # say how long until the oldest leaves the window. KEYS[1] the log; ARGV now, window (ms), max.
@@ -56,6 +59,7 @@ class Coordinator:
         ttl = math.ceil(self.policy.lock_ttl)
         with translated():
             if not self.redis.set(key, "1", nx=True, ex=ttl):
+                metrics.refresh_request(profile, enqueued=False)
                 return False
         try:
             self.enqueue(profile, stale_generation)
@@ -63,6 +67,10 @@ class Coordinator:
             with translated():
                 self.redis.delete(key)
             raise
+        log.info(
+            "token refresh requested: profile=%s stale_generation=%d", profile, stale_generation
+        )
+        metrics.refresh_request(profile, enqueued=True)
         return True
 
     def keep_request(self, profile: str, stale_generation: int, seconds: float) -> None:

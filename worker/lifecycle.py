@@ -7,8 +7,9 @@ import sys
 from typing import Any
 
 from celery import Celery
-from celery.signals import celeryd_after_setup, worker_init, worker_process_init
+from celery.signals import celeryd_after_setup, worker_init, worker_process_init, worker_shutdown
 
+from worker import metrics
 from worker.config import REPO_ROOT, ConfigError, get_settings
 from worker.crypto import TokenKeyError, cipher_from_settings
 from worker.database import make_engine
@@ -17,6 +18,7 @@ from worker.schema import SchemaBehind, ensure_current
 from worker.settings import Settings
 
 log = logging.getLogger("worker.lifecycle")
+_exporter: metrics.Exporter | None = None
 
 
 def check_startup() -> None:
@@ -55,9 +57,12 @@ def _warn_insecure(**_: Any) -> None:
 
 
 def _on_worker_init(**_: Any) -> None:
+    global _exporter
     try:
         check_startup()
-    except (ConfigError, TokenKeyError, SchemaBehind) as exc:
+        port = get_settings().metrics.port
+        _exporter = metrics.serve(port) if port else None  # before the pool forks
+    except (ConfigError, TokenKeyError, SchemaBehind, OSError) as exc:
         print(f"paynet-gateway: cannot start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except Exception as exc:  # the database itself unreachable, say
@@ -66,6 +71,11 @@ def _on_worker_init(**_: Any) -> None:
             file=sys.stderr,
         )
         raise SystemExit(2) from None
+
+
+def _on_worker_shutdown(**_: Any) -> None:
+    if _exporter is not None:
+        _exporter.close()
 
 
 def _on_process_init(**_: Any) -> None:
@@ -77,3 +87,4 @@ def connect(app: Celery) -> None:
     worker_init.connect(_on_worker_init, weak=False)
     celeryd_after_setup.connect(_warn_insecure, weak=False)
     worker_process_init.connect(_on_process_init, weak=False)
+    worker_shutdown.connect(_on_worker_shutdown, weak=False)

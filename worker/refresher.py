@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from worker import metrics
 from worker.causes import Cause, LoginFailure
 from worker.client import PaynetClient
 from worker.coordination import Coordinator
@@ -189,6 +190,7 @@ class Refresher:
             success = client.login()
         except LoginFailure as failure:
             duration = time.monotonic() - started
+            metrics.login(profile, str(failure.cause))
             log.error(
                 "token refresh failed: profile=%s cause=%s url=%s duration=%.3fs attempt=%d: %s",
                 profile,
@@ -206,6 +208,7 @@ class Refresher:
             )
             return Failed(failure, delay)
         duration = time.monotonic() - started
+        metrics.login(profile, "succeeded")
         with translated():
             generation = self.store.save_token(profile, success.token, expected, self.policy.ttl)
             current = self.store.load(profile).generation if generation is None else generation

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from worker import metrics
 from worker.causes import Cause
 from worker.coordination import Coordinator
 from worker.outages import Unavailable, translated
@@ -47,6 +48,17 @@ class TokenProvider:
         self.store_reads = 0
 
     def token(self, profile: str, wait: WaitState | None) -> Decision:
+        decision = self._token(profile, wait)
+        if wait is not None and not isinstance(decision, AwaitRefresh):
+            waited = self.clock().timestamp() - wait.since
+            outcome = "token" if isinstance(decision, UseToken) else "gave_up"
+            log.info(
+                "token wait ended: profile=%s waited=%.3fs outcome=%s", profile, waited, outcome
+            )
+            metrics.token_wait(profile, waited, outcome)
+        return decision
+
+    def _token(self, profile: str, wait: WaitState | None) -> Decision:
         if wait is None:
             with self._lock:
                 cached = self._cache.get(profile)
@@ -63,6 +75,7 @@ class TokenProvider:
         self, profile: str, generation: int, wait: WaitState | None
     ) -> tuple[Decision, WaitState]:
         """Forget the rejected token; decide from the database, counting one more cycle."""
+        metrics.rejection(profile)
         with self._lock:
             cached = self._cache.get(profile)
             if cached is not None and cached.generation <= generation:
