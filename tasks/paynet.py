@@ -15,15 +15,18 @@ from typing import Any
 from celery import Task
 
 from worker.app import app
-from worker.errors import InvalidRequest
+from worker.errors import InvalidRequest, PaynetGatewayError
 from worker.gateway import NeedWait
 from worker.ledger_flow import LedgerWait
 from worker.request import parse_call
 from worker.runtime import get_runtime
+from worker.task_repr import call_repr, refresh_repr
 from worker.token_flow import WaitState
 
 
-@app.task(name="paynet.call", bind=True, max_retries=None)
+# ``throws``: the contract's errors are answers, not crashes, so Celery logs each on one INFO line
+# ("raised expected: ...") instead of an ERROR with a traceback.
+@app.task(name="paynet.call", bind=True, max_retries=None, throws=(PaynetGatewayError,))
 def call(self: Task, *args: Any, _wait: Any = None, _ledger: Any = None, **kwargs: Any) -> Any:
     if args:
         raise InvalidRequest("paynet.call takes keyword arguments only")
@@ -37,10 +40,9 @@ def call(self: Task, *args: Any, _wait: Any = None, _ledger: Any = None, **kwarg
     try:
         return runtime.idempotent.call(request, wait, ledger_wait, self.request.id or "-")
     except NeedWait as need:
+        again = {**kwargs, **need.to_kwargs()}
         raise self.retry(
-            countdown=need.countdown,
-            kwargs={**kwargs, **need.to_kwargs()},
-            max_retries=None,
+            countdown=need.countdown, kwargs=again, max_retries=None, kwargsrepr=call_repr(again)
         ) from None
 
 
@@ -64,4 +66,9 @@ def refresh_token(
             "started": started,
             "force": force,
         }
-        raise self.retry(countdown=plan.retry_in, kwargs=kwargs, max_retries=None)
+        raise self.retry(
+            countdown=plan.retry_in,
+            kwargs=kwargs,
+            max_retries=None,
+            kwargsrepr=refresh_repr(kwargs),
+        )

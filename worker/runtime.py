@@ -20,6 +20,7 @@ from worker.idempotent import IdempotentGateway
 from worker.ledger_store import LedgerStore
 from worker.refresher import Refresher
 from worker.settings import Settings
+from worker.task_repr import refresh_repr
 from worker.token_provider import TokenProvider
 from worker.token_store import TokenStore, utcnow
 
@@ -76,10 +77,9 @@ def build_runtime(settings: Settings, enqueue: Enqueue, base: Path = REPO_ROOT) 
 def enqueue_refresh(profile: str, stale_generation: int) -> None:
     from worker.app import app
 
+    kwargs = {"profile": profile, "stale_generation": stale_generation}
     app.send_task(
-        "paynet.refresh_token",
-        kwargs={"profile": profile, "stale_generation": stale_generation},
-        queue="paynet.token",
+        "paynet.refresh_token", kwargs=kwargs, queue="paynet.token", kwargsrepr=refresh_repr(kwargs)
     )
 
 

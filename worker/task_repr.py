@@ -1,0 +1,49 @@
+"""What Flower, ``celery events`` and the worker's event stream show of a task's arguments.
+
+Celery puts ``kwargsrepr`` in the task's events in place of the real kwargs. For ``paynet.call``
+it names the method, profile and idempotency key, the things an operator looks for, and leaves
+``params`` out: they hold the payment's details (phone numbers, amounts), and the gateway's
+token never is in them anyway. Celery forgets ``kwargsrepr`` on a retry, so every place where the
+gateway itself publishes passes it again; producers pass their own (README: the producer's
+contract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+_LIMIT = 120
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > _LIMIT:
+        return value[:_LIMIT] + "..."
+    return value
+
+
+def call_repr(kwargs: Mapping[str, Any]) -> str:
+    """``{'method': ..., 'profile': ..., 'idempotency_key': ..., 'params': '<n fields>'}``."""
+    shown: dict[str, Any] = {
+        "method": _short(kwargs.get("method")),
+        "profile": _short(kwargs.get("profile", "default")),
+    }
+    if kwargs.get("idempotency_key") is not None:
+        shown["idempotency_key"] = _short(kwargs["idempotency_key"])
+    if kwargs.get("path") is not None:
+        shown["path"] = _short(kwargs["path"])
+    params = kwargs.get("params")
+    if isinstance(params, dict):
+        shown["params"] = f"<{len(params)} fields>"
+    wait = kwargs.get("_wait")
+    if isinstance(wait, dict):
+        shown["waiting_for_generation"] = wait.get("stale_generation")
+    if kwargs.get("_ledger") is not None:
+        shown["waiting_on_ledger"] = True
+    return repr(shown)
+
+
+def refresh_repr(kwargs: Mapping[str, Any]) -> str:
+    """The refresh task's arguments hold no secret: profile, generation, attempt, force."""
+    keys = ("profile", "stale_generation", "attempt", "force")
+    return repr({key: kwargs[key] for key in keys if key in kwargs})
