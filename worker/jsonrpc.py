@@ -59,7 +59,7 @@ def build_request(
     return body
 
 
-def encode(body: dict[str, Any]) -> bytes:
+def encode(body: Any) -> bytes:
     """Serialise with every ``Decimal`` written digit for digit, never through a float."""
     decimals: list[str] = []
     nonce = secrets.token_hex(8)

@@ -10,11 +10,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from worker.cli import db, ledger, simulator, token
+from worker.cli import call, db, ledger, simulator, token
 from worker.cli.common import CommandError
 from worker.config import ConfigError
 
-MODULES = (simulator, db, token, ledger)
+MODULES = (simulator, db, token, ledger, call)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except (ConfigError, CommandError) as exc:
+    except CommandError as exc:
+        print(f"paynet-gateway: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except ConfigError as exc:
         print(f"paynet-gateway: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

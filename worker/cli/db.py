@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from worker.cli.common import CommandError, Subparsers, add_command
+from worker.cli.common import CommandError, Subparsers, add_command, database_errors
 from worker.config import get_settings
 from worker.database import make_engine
 from worker.schema import current_revision, head_revision, upgrade
@@ -16,27 +16,33 @@ def register(subparsers: Subparsers) -> None:
     add_command(actions, "upgrade", "Bring the schema to the current version.").set_defaults(
         handler=run_upgrade
     )
-    add_command(actions, "status", "Show the schema version and the code's.").set_defaults(
-        handler=run_status
-    )
+    status = add_command(actions, "status", "Show the schema version and the code's.")
+    status.epilog = "Exits 0 when the schema is current, 1 when it is behind (run db upgrade)."
+    status.set_defaults(handler=run_status)
 
 
 def run_upgrade(_args: argparse.Namespace) -> int:
-    engine = make_engine(get_settings().database.url)
+    url = get_settings().database.url
+    engine = make_engine(url)
     try:
-        upgrade(engine)
-        print(f"database schema at revision {current_revision(engine)}")
-    except Exception as exc:
-        raise CommandError(f"db upgrade failed: {type(exc).__name__}") from None
+        with database_errors(url, "db upgrade"):
+            upgrade(engine)
+            print(f"database schema at revision {current_revision(engine)}")
+    except CommandError:
+        raise
+    except Exception as exc:  # Alembic's own failures (a broken migration, say)
+        raise CommandError(f"db upgrade failed: {type(exc).__name__}: {exc}") from None
     finally:
         engine.dispose()
     return 0
 
 
 def run_status(_args: argparse.Namespace) -> int:
-    engine = make_engine(get_settings().database.url)
+    url = get_settings().database.url
+    engine = make_engine(url)
     try:
-        current, head = current_revision(engine), head_revision()
+        with database_errors(url, "db status"):
+            current, head = current_revision(engine), head_revision()
     finally:
         engine.dispose()
     print(f"database: {current or 'empty'}; code: {head}")

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 
-from worker.cli.common import Subparsers, add_command
+from worker.cli.common import CommandError, Subparsers, add_command
 
 
 def register(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "simulator", "Run the Paynet simulator on loopback.")
+    parser.epilog = (
+        "Serves until Ctrl-C or SIGTERM. The account's password is PAYNET_PASSWORD "
+        "(the simulator's built-in one when unset); it is never printed."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--username", default=os.environ.get("PAYNET_USERNAME"))
@@ -27,4 +31,9 @@ def run(args: argparse.Namespace) -> int:
         argv += ["--username", args.username]
     if args.terminal_id:
         argv += ["--terminal-id", str(args.terminal_id)]
-    return main(argv)  # the password comes from PAYNET_PASSWORD, never from argv
+    try:
+        return main(argv)  # the password comes from PAYNET_PASSWORD, never from argv
+    except OSError as exc:
+        raise CommandError(
+            f"simulator: cannot listen on {args.host}:{args.port}: {exc.strerror}"
+        ) from None

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
-from worker.cli.common import CommandError, Subparsers, add_command
+from worker.cli.common import FAILED, CommandError, Subparsers, add_command, database_errors
 from worker.config import REPO_ROOT, get_settings
 from worker.crypto import KEY_VARIABLE, TokenKeyError, cipher_from_settings, new_key
 from worker.database import make_engine
+from worker.schema import SchemaBehind, ensure_current
+from worker.task_repr import refresh_repr
 from worker.token_store import Failure, TokenStore, utcnow
 
 
@@ -20,6 +25,7 @@ def register(subparsers: Subparsers) -> None:
     refresh = add_command(
         actions, "refresh", "Force a login now, through the same lock and login budget."
     )
+    refresh.epilog = "Needs a running worker: the refresh task runs there, under the lock."
     refresh.add_argument("--profile", default="default")
     refresh.add_argument(
         "--timeout", type=float, default=30.0, help="seconds to wait for the new generation"
@@ -35,13 +41,24 @@ def register(subparsers: Subparsers) -> None:
     ).set_defaults(handler=run_rotate_key)
 
 
-def _store() -> TokenStore:
+@contextmanager
+def _store(doing: str) -> Iterator[TokenStore]:
+    """The token store, its schema checked; every failure a one-line reason."""
     settings = get_settings()
+    url = settings.database.url
     try:
         cipher = cipher_from_settings(settings.security, REPO_ROOT)
     except TokenKeyError as exc:
         raise CommandError(str(exc)) from None
-    return TokenStore(make_engine(settings.database.url), cipher)
+    engine = make_engine(url)
+    try:
+        with database_errors(url, doing):
+            ensure_current(engine)
+            yield TokenStore(engine, cipher)
+    except SchemaBehind as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        engine.dispose()
 
 
 def _when(value: datetime | None) -> str:
@@ -49,11 +66,9 @@ def _when(value: datetime | None) -> str:
 
 
 def run_status(_args: argparse.Namespace) -> int:
-    settings = get_settings()
-    store = _store()
     now = utcnow()
-    try:
-        for profile in settings.paynet.profiles:
+    with _store("token status") as store:
+        for profile in get_settings().paynet.profiles:
             record = store.load(profile)
             age = f"{(now - record.issued_at).total_seconds():.0f}s" if record.issued_at else "-"
             state = "present" if record.token else "none"
@@ -68,46 +83,51 @@ def run_status(_args: argparse.Namespace) -> int:
                     f"  last failure: cause={failure.cause} ({kind}) at={_when(failure.at)} "
                     f"consecutive={failure.consecutive}: {failure.detail}"
                 )
-    finally:
-        store.engine.dispose()
     return 0
 
 
 def run_refresh(args: argparse.Namespace) -> int:
     """Lift a refusal's cool-down and log in now; report the new generation or the failure."""
-    import time
-
     from worker.app import app
 
-    settings = get_settings()
-    if args.profile not in settings.paynet.profiles:
+    if args.profile not in get_settings().paynet.profiles:
         raise CommandError(f"unknown profile {args.profile!r}")
-    store = _store()
-    try:
+    with _store("token refresh") as store:
         before = store.load(args.profile)
         store.clear_failure(args.profile)
-        app.send_task(
-            "paynet.refresh_token",
-            kwargs={"profile": args.profile, "stale_generation": before.generation, "force": True},
-            queue="paynet.token",
-        )
-        deadline = time.monotonic() + args.timeout
-        while time.monotonic() < deadline:
-            record = store.load(args.profile)
-            if record.generation > before.generation:
-                print(f"profile={args.profile} refreshed: generation {record.generation}")
-                return 0
-            if _new_failure(before.failure, record.failure):
-                assert record.failure is not None
-                raise CommandError(
-                    f"refresh failed: cause={record.failure.cause}: {record.failure.detail}"
-                )
-            time.sleep(0.2)
-        last = store.load(args.profile).failure
-    finally:
-        store.engine.dispose()
+        kwargs = {"profile": args.profile, "stale_generation": before.generation, "force": True}
+        try:
+            app.send_task(
+                "paynet.refresh_token",
+                kwargs=kwargs,
+                queue="paynet.token",
+                kwargsrepr=refresh_repr(kwargs),
+            )
+        except Exception as exc:  # kombu's OperationalError: the broker is unreachable
+            raise CommandError(f"cannot reach the broker: {type(exc).__name__}", FAILED) from None
+        return _await_generation(store, args.profile, before.generation, before.failure, args)
+
+
+def _await_generation(
+    store: TokenStore, profile: str, before: int, failure: Failure | None, args: argparse.Namespace
+) -> int:
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        record = store.load(profile)
+        if record.generation > before:
+            print(f"profile={profile} refreshed: generation {record.generation}")
+            return 0
+        if _new_failure(failure, record.failure):
+            assert record.failure is not None
+            raise CommandError(
+                f"refresh failed: cause={record.failure.cause}: {record.failure.detail}", FAILED
+            )
+        time.sleep(0.2)
+    last = store.load(profile).failure
     reason = f"; last failure: cause={last.cause}: {last.detail}" if last else ""
-    raise CommandError(f"no new token within {args.timeout:g} s (is a worker running?){reason}")
+    raise CommandError(
+        f"no new token within {args.timeout:g} s (is a worker running?){reason}", FAILED
+    )
 
 
 def _new_failure(before: Failure | None, now: Failure | None) -> bool:
@@ -124,16 +144,14 @@ def run_new_key(_args: argparse.Namespace) -> int:
 
 def run_rotate_key(_args: argparse.Namespace) -> int:
     """Prints counts and profile names only: never a key, never a token."""
-    store = _store()
-    try:
+    with _store("token rotate-key") as store:
         done = store.rewrap_all()
-    finally:
-        store.engine.dispose()
     print(f"re-encrypted {done.rotated} token(s) with the first key of {KEY_VARIABLE}")
     if done.undecryptable:
         raise CommandError(
             f"{len(done.undecryptable)} token(s) could not be decrypted with any key of "
             f"{KEY_VARIABLE} and were left as they are (profiles: "
-            f"{', '.join(done.undecryptable)}); workers replace them with a fresh login"
+            f"{', '.join(done.undecryptable)}); workers replace them with a fresh login",
+            FAILED,
         )
     return 0
