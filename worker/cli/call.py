@@ -7,8 +7,10 @@ whatever workers run, so it exercises the real path (token, lock, waits), not a 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from decimal import Decimal
 from typing import Any
 
 from worker import jsonrpc
@@ -50,7 +52,7 @@ def register(subparsers: Subparsers) -> None:
 def task_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The task's kwargs from the command line; ``CommandError`` on what a worker would refuse."""
     try:
-        params = json.loads(args.params)
+        params = json.loads(args.params, parse_float=Decimal)  # amounts stay exact
     except json.JSONDecodeError as exc:
         raise CommandError(f"--params: not valid JSON ({exc.msg} at column {exc.colno})") from None
     kwargs: dict[str, Any] = {"method": args.method, "params": params, "profile": args.profile}
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     kwargs = task_kwargs(args)
     result = _send(kwargs)
     if not args.wait:
+        _stop_listening(result)
         print(result.id)
         return 0
     value = _wait(result, args.timeout)
@@ -79,7 +82,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _send(kwargs: dict[str, Any]) -> Any:
-    from kombu.exceptions import OperationalError
     from kombu.utils.url import maybe_sanitize_url
 
     from worker.app import app
@@ -88,9 +90,12 @@ def _send(kwargs: dict[str, Any]) -> Any:
         return app.send_task(
             "paynet.call", kwargs=kwargs, queue="paynet", kwargsrepr=call_repr(kwargs)
         )
-    except OperationalError as exc:
+    except Exception as exc:  # kombu's OperationalError, or the result store's reconnect error
         broker = maybe_sanitize_url(str(app.conf.broker_url))
-        raise CommandError(f"cannot reach the broker at {broker}: {exc}", FAILED) from None
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CommandError(
+            f"cannot enqueue through {broker} (broker and result store): {reason}", FAILED
+        ) from None
 
 
 def _wait(result: Any, timeout: float) -> Any:
@@ -99,8 +104,15 @@ def _wait(result: Any, timeout: float) -> Any:
     try:
         return result.get(timeout=timeout, propagate=True)
     except ResultTimeout:
+        _stop_listening(result)
         raise CommandError(
             f"no result within {timeout:g} s (is a worker running?); task id {result.id}", FAILED
         ) from None
     except Exception as exc:  # the task's own error, rebuilt from the result backend
         raise CommandError(f"{type(exc).__name__}: {exc}", FAILED) from None
+
+
+def _stop_listening(result: Any) -> None:
+    """Unsubscribe from a result not waited for now, not at exit when Python is shutting down."""
+    with contextlib.suppress(Exception):
+        result.backend.remove_pending_result(result)
