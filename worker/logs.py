@@ -24,7 +24,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s%(task_context)
 _KEY_LIMIT = 200
 
 
-def _printable(value: Any) -> str:
+def printable_key(value: Any) -> str:
     """A producer's key as it may appear on a log line: a string, bounded, no control character."""
     if not isinstance(value, str):
         return ""
@@ -39,7 +39,7 @@ class TaskContext(logging.Filter):
         request = getattr(task, "request", None) if task is not None else None
         task_id = getattr(request, "id", None) or ""
         kwargs = getattr(request, "kwargs", None) if task_id else None
-        key = _printable(kwargs.get("idempotency_key")) if isinstance(kwargs, dict) else ""
+        key = printable_key(kwargs.get("idempotency_key")) if isinstance(kwargs, dict) else ""
         record.task_id = task_id
         record.idempotency_key = key
         parts = [f"task={task_id}"] if task_id else []

@@ -1,0 +1,119 @@
+"""Prometheus metrics: what the workers' endpoints report after a storm is what Paynet counted."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+from celery import Celery
+from celery.result import ResultSet
+from prometheus_client.parser import text_string_to_metric_families
+
+from devservices.ports import free_port
+from simulator import Simulator
+from tests.conftest import call
+from tests.support.workers import WorkerPool
+from worker import jsonrpc, metrics
+
+TASKS = 120
+REVOCATIONS = 2
+
+
+def scrape(ports: list[int]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of every endpoint, summed over the endpoints (one per worker host)."""
+    totals: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for port in ports:
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                key = (sample.name, tuple(sorted(sample.labels.items())))
+                totals[key] = totals.get(key, 0.0) + sample.value
+    return totals
+
+
+def total(
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> float:
+    return sum(
+        value
+        for (sample, sample_labels), value in samples.items()
+        if sample == name and set(labels.items()) <= set(sample_labels)
+    )
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
+
+
+@pytest.mark.slow
+def test_a_scrape_after_a_storm_shows_the_logins_and_rejections_the_simulator_counted(
+    start_workers: Callable[..., WorkerPool], producer: Celery, simulator: Simulator
+) -> None:
+    ports = [free_port(), free_port()]
+    for port in ports:  # two hosts, each serving its own endpoint
+        start_workers(processes=1, concurrency=8, env={"METRICS_PORT": str(port)})
+    simulator.configure(invalidate_on_login=True, call_latency=0.05)
+    results = ResultSet([call(producer, params={"i": i}) for i in range(TASKS)])
+    for revocation in range(1, REVOCATIONS + 1):
+        wait_for(lambda r=revocation: simulator.stats()["logins_succeeded"] == r)
+        wait_for(lambda: simulator.stats()["calls"] >= 20 * simulator.stats()["logins_succeeded"])
+        simulator.revoke()
+    assert results.join(timeout=120) == [{"i": i} for i in range(TASKS)]
+
+    stats = simulator.stats()
+    samples = scrape(ports)
+    assert stats["logins_succeeded"] == 1 + REVOCATIONS
+    assert total(samples, "paynet_logins_total", outcome="succeeded") == stats["logins_succeeded"]
+    assert total(samples, "paynet_token_rejections_total") == stats["rejections"] >= REVOCATIONS
+    # A request can race the end of the refresh it asks for; the generation check answers it
+    # without a login, so requests enqueued are at least, not exactly, the logins.
+    enqueued = total(samples, "paynet_refresh_requests_total", result="enqueued")
+    assert enqueued >= 1 + REVOCATIONS
+    assert total(samples, "paynet_refresh_requests_total", result="deduplicated") > enqueued
+    calls = total(samples, "paynet_call_duration_seconds_count", method="echo")
+    assert calls == stats["calls_by_method"]["echo"]
+    assert total(samples, "paynet_call_duration_seconds_count", outcome="result") == TASKS
+    assert total(samples, "paynet_token_wait_seconds_count", outcome="token") > 0
+
+
+def test_a_worker_whose_metrics_port_is_taken_refuses_to_start_in_one_line(
+    start_workers: Callable[..., WorkerPool], simulator: Simulator
+) -> None:
+    workers = start_workers(env={"METRICS_PORT": str(simulator.port)}, wait=False)
+    worker = workers.workers[0]
+    assert worker.popen.wait(timeout=60) != 0
+    assert f"paynet-gateway: cannot start: metrics.port {simulator.port}: cannot listen" in (
+        worker.log()
+    )
+
+
+def test_a_given_multiprocess_directory_is_emptied_of_an_earlier_runs_counts(
+    tmp_path: Path,
+) -> None:
+    stale = tmp_path / "counter_4242.db"
+    stale.write_bytes(b"old counts")
+    keep = tmp_path / "notes.txt"
+    keep.write_text("not ours")
+    environ = {metrics.MULTIPROC_VARIABLE: str(tmp_path)}
+    directory, owned = metrics.prepare_directory(environ)
+    assert (directory, owned) == (tmp_path, False)
+    assert not stale.exists()
+    assert keep.exists()
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [
+        (jsonrpc.RpcResult({"ok": 1}), "result"),
+        (jsonrpc.RpcError(-9999, "unauthorized"), "unauthorized"),
+        (jsonrpc.RpcError(-12007, "transaction not found"), "rpc_error"),
+    ],
+)
+def test_each_answer_is_labelled_by_its_outcome(answer: jsonrpc.Answer, outcome: str) -> None:
+    assert metrics.answer_outcome(answer, (-9999,)) == outcome
