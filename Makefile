@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint format bench clean
+.PHONY: setup demo test test-fast test-docker lint format bench clean
 
 setup: $(STAMP)
 
@@ -22,6 +22,9 @@ test: setup
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow"
+
+test-docker: setup
+	$(PY) -m pytest tests/docker -rs
 
 lint: setup
 	$(VENV)/bin/ruff check .
