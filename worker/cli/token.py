@@ -151,7 +151,6 @@ def run_rotate_key(_args: argparse.Namespace) -> int:
         raise CommandError(
             f"{len(done.undecryptable)} token(s) could not be decrypted with any key of "
             f"{KEY_VARIABLE} and were left as they are (profiles: "
-            f"{', '.join(done.undecryptable)}); workers replace them with a fresh login",
-            FAILED,
+            f"{', '.join(done.undecryptable)}); workers replace them with a fresh login"
         )
     return 0
