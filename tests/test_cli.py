@@ -32,6 +32,7 @@ COMMANDS = [
     ["token", "status"],
     ["token", "refresh"],
     ["token", "new-key"],
+    ["token", "rotate-key"],
     ["call"],
 ]
 
