@@ -107,6 +107,12 @@ def test_a_given_multiprocess_directory_is_emptied_of_an_earlier_runs_counts(
     assert keep.exists()
 
 
+def test_metrics_built_again_after_the_switch_do_not_clash_with_the_first(tmp_path: Path) -> None:
+    metrics.login("default", "succeeded")
+    metrics.prepare_directory({metrics.MULTIPROC_VARIABLE: str(tmp_path)})
+    metrics.login("default", "succeeded")  # a second registration would raise here
+
+
 @pytest.mark.parametrize(
     ("answer", "outcome"),
     [

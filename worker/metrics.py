@@ -54,26 +54,40 @@ class _Metrics:
 
 
 def _build() -> _Metrics:
+    # registry=None: the objects are never registered in prometheus-client's global registry,
+    # so building them again (after the multiprocess switch) cannot clash with the first ones.
+    # The worker's endpoint reads the multiprocess files, not a registry.
     return _Metrics(
         logins=Counter(
-            "paynet_logins", "Logins at Paynet's token endpoint.", ["profile", "outcome"]
+            "paynet_logins",
+            "Logins at Paynet's token endpoint.",
+            ["profile", "outcome"],
+            registry=None,
         ),
         rejections=Counter(
-            "paynet_token_rejections", "Answers rejecting the token (-9999).", ["profile"]
+            "paynet_token_rejections",
+            "Answers rejecting the token (-9999).",
+            ["profile"],
+            registry=None,
         ),
         token_wait=Histogram(
             "paynet_token_wait_seconds",
             "Time a task spent waiting for a token refresh.",
             ["profile", "outcome"],
             buckets=WAIT_BUCKETS,
+            registry=None,
         ),
         call_duration=Histogram(
             "paynet_call_duration_seconds",
             "Duration of calls to Paynet resources.",
             ["method", "outcome"],
+            registry=None,
         ),
         refresh_requests=Counter(
-            "paynet_refresh_requests", "Requests for a token refresh.", ["profile", "result"]
+            "paynet_refresh_requests",
+            "Requests for a token refresh.",
+            ["profile", "result"],
+            registry=None,
         ),
     )
 
