@@ -140,7 +140,7 @@ def test_the_summary_fails_when_a_check_does_not_hold(changes: dict[str, object]
 
 def test_token_waits_are_read_from_the_workers_log_lines() -> None:
     lines = [
-        "2026-01-01 10:00:00,000 INFO ForkPoolWorker-1 worker.gateway [task=a key=k]: "
+        "2026-01-01 10:00:00,000 INFO ForkPoolWorker-1 worker.token [task=a key=k]: "
         "token wait ended: profile=default waited=0.412s outcome=token",
         "2026-01-01 10:00:00,000 INFO ForkPoolWorker-1 worker.gateway: token rejected: x",
         '{"message": "token wait ended: profile=default waited=2.000s outcome=gave_up"}',

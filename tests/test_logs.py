@@ -94,7 +94,7 @@ def test_text_lines_inside_a_task_name_it_and_its_key(
     result.get(timeout=30)
     lines = [line for line in workers.logs().splitlines() if "token wait ended:" in line]
     assert len(lines) == 1
-    assert f" worker.gateway [task={result.id} key=order-78]: token wait ended: " in lines[0]
+    assert f" worker.token [task={result.id} key=order-78]: token wait ended: " in lines[0]
 
 
 @pytest.mark.parametrize("key", ["line\nbreak", "x" * 500])

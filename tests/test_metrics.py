@@ -117,9 +117,9 @@ def test_metrics_built_again_after_the_switch_do_not_clash_with_the_first(tmp_pa
     ("answer", "outcome"),
     [
         (jsonrpc.RpcResult({"ok": 1}), "result"),
-        (jsonrpc.RpcError(-9999, "unauthorized"), "unauthorized"),
+        (jsonrpc.RpcError(-9999, "unauthorized"), "rpc_error"),
         (jsonrpc.RpcError(-12007, "transaction not found"), "rpc_error"),
     ],
 )
 def test_each_answer_is_labelled_by_its_outcome(answer: jsonrpc.Answer, outcome: str) -> None:
-    assert metrics.answer_outcome(answer, (-9999,)) == outcome
+    assert metrics.answer_outcome(answer) == outcome
