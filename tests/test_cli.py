@@ -33,6 +33,9 @@ COMMANDS = [
     ["token", "refresh"],
     ["token", "new-key"],
     ["token", "rotate-key"],
+    ["ledger"],
+    ["ledger", "show"],
+    ["ledger", "list"],
     ["call"],
 ]
 
