@@ -4,7 +4,8 @@ Waiting for a token is a ``self.retry(countdown=...)`` that frees the worker slo
 state travels in the ``_wait`` kwarg because Celery's own retry counter would eat the business
 retry budget (and ``retry`` replaces kwargs wholesale). Waiting on the idempotency ledger (for
 another task sending the same key, or for a payment to settle before reconciling it) is the
-same kind of retry, its state in the ``_ledger`` kwarg.
+same kind of retry, its state in the ``_ledger`` kwarg. Retries of waiting calls travel on the
+``paynet.token`` queue so that they never queue behind the payment backlog.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from worker.request import parse_call
 from worker.runtime import get_runtime
 from worker.task_repr import call_repr, refresh_repr
 from worker.token_flow import WaitState
+
+# A waiting call goes back on the token queue, not at the tail of the payment backlog: it has
+# waited its turn once already, and the refresh it waits for is on that queue too.
+WAIT_QUEUE = "paynet.token"
 
 
 # ``throws``: the contract's errors are answers, not crashes, so Celery logs each on one INFO line
@@ -42,7 +47,11 @@ def call(self: Task, *args: Any, _wait: Any = None, _ledger: Any = None, **kwarg
     except NeedWait as need:
         again = {**kwargs, **need.to_kwargs()}
         raise self.retry(
-            countdown=need.countdown, kwargs=again, max_retries=None, kwargsrepr=call_repr(again)
+            countdown=need.countdown,
+            kwargs=again,
+            max_retries=None,
+            kwargsrepr=call_repr(again),
+            queue=WAIT_QUEUE,
         ) from None
 
 
