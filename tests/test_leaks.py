@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from secrets import token_urlsafe
@@ -49,7 +50,15 @@ def failure_of(result: AsyncResult) -> BaseException:
     return caught.value
 
 
-def run_flows(producer: Celery, simulator: Simulator) -> list[AsyncResult]:
+def no_refresh_pending(redis: Redis, timeout: float = 30.0) -> None:
+    """A failed refresh holds its request for a cool-down; the next flow starts after it."""
+    deadline = time.monotonic() + timeout
+    while any(redis.scan_iter("paynet:refresh-requested:*")):
+        assert time.monotonic() < deadline, "a refresh request was never released"
+        time.sleep(0.1)
+
+
+def run_flows(producer: Celery, simulator: Simulator, redis: Redis) -> list[AsyncResult]:
     """First token, rejection and refresh, token endpoint down, credentials refused."""
     first = call(producer, params={"flow": "first"})
     assert first.get(timeout=30) == {"flow": "first"}
@@ -65,6 +74,7 @@ def run_flows(producer: Celery, simulator: Simulator) -> list[AsyncResult]:
     down = call(producer, params={"flow": "down"})
     assert "unreachable" in str(failure_of(down))
     simulator.clear_faults()
+    no_refresh_pending(redis)
 
     simulator.inject_fault("login", "refused_credentials")
     refused = call(producer, params={"flow": "refused"})
@@ -96,7 +106,7 @@ def test_no_secret_reaches_logs_redis_the_database_or_stored_results(
 ) -> None:
     with RedisRecorder(real_services.redis_url) as recorded:
         workers = start_workers(processes=1, concurrency=2, env=DEBUG_ENV)
-        results = run_flows(producer, simulator)
+        results = run_flows(producer, simulator, redis_client)
         workers.stop()  # every line written, every message where the worker left it
 
     issued = simulator.issued_tokens()
