@@ -31,8 +31,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     quick = args.quick
-    tasks = 300 if quick else 1500
-    storm_tasks = 200 if quick else 600
+    tasks = 300 if quick else 1000
+    storm_tasks = 200 if quick else 400
     revocations = 3
     pools = [(1, 8), (2, 8)] if quick else [(1, 8), (2, 8), (4, 16)]
     password = "bench-" + secrets.token_urlsafe(12)

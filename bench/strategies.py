@@ -14,6 +14,7 @@ from worker.causes import LoginFailure
 from worker.client import PaynetClient
 from worker.coordination import Coordinator
 from worker.gateway import Gateway
+from worker.idempotent import IdempotentGateway
 from worker.refresher import Outcome, Refresher
 from worker.runtime import Runtime
 from worker.token_flow import (
@@ -100,6 +101,13 @@ class NaiveProvider(TokenProvider):
         return UseToken(token, new)
 
 
+def _with_provider(runtime: Runtime, provider: TokenProvider) -> Runtime:
+    """Every path of paynet.call (keyed ones through the ledger too) uses ``provider``."""
+    gateway = Gateway(runtime.settings, provider, runtime.clients)
+    idempotent = IdempotentGateway(gateway, runtime.idempotent.store, runtime.idempotent.clock)
+    return dataclasses.replace(runtime, provider=provider, gateway=gateway, idempotent=idempotent)
+
+
 def install(strategy: str, runtime: Runtime) -> Runtime:
     if strategy == "single_flight":
         return runtime
@@ -108,8 +116,7 @@ def install(strategy: str, runtime: Runtime) -> Runtime:
         provider: TokenProvider = NaiveProvider(
             runtime.provider, runtime.clients, settings.token.ttl
         )
-        gateway = Gateway(settings, provider, runtime.clients)
-        return dataclasses.replace(runtime, provider=provider, gateway=gateway)
+        return _with_provider(runtime, provider)
     if strategy == "lock_only":
         coordinator = UndedupedCoordinator(
             runtime.redis, settings.token, runtime.coordinator.enqueue
@@ -118,13 +125,8 @@ def install(strategy: str, runtime: Runtime) -> Runtime:
         refresher = UncheckedRefresher(
             settings, runtime.store, coordinator, runtime.clients, runtime.store.clock
         )
-        gateway = Gateway(settings, provider, runtime.clients)
-        return dataclasses.replace(
-            runtime,
-            coordinator=coordinator,
-            provider=provider,
-            refresher=refresher,
-            gateway=gateway,
+        return _with_provider(
+            dataclasses.replace(runtime, coordinator=coordinator, refresher=refresher), provider
         )
     raise ValueError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
 
