@@ -34,4 +34,6 @@ def test_a_waiting_call_finishes_while_the_payment_queue_is_blocked(
     assert blocker.get(timeout=30) == {"who": "blocker"}
     stats = simulator.stats()
     assert stats["logins_succeeded"] == 2
-    assert stats["calls_by_method"]["echo"] == 4  # first, rejected, repeated, blocker
+    # first, rejected, repeated, blocker; the blocker too meets the revoked token when it starts
+    # before the refresh is stored, and is then repeated once
+    assert stats["calls_by_method"]["echo"] in (4, 5)
