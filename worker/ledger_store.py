@@ -206,14 +206,18 @@ class LedgerStore:
 
     def finish(self, key: str, owner: str, outcome: Outcome, detail: str) -> LedgerRecord:
         """The sender records Paynet's answer, unless another claim came after its own."""
+        values = self._final(outcome, detail)
+        return self._transition("recording the outcome", key, IN_DOUBT, values, owner=owner)
+
+    def _final(self, outcome: Outcome, detail: str) -> dict[str, Any]:
+        """The columns of a finished payment: Paynet's answer, whoever recorded it."""
         state = State.SUCCEEDED if isinstance(outcome, jsonrpc.RpcResult) else State.FAILED
-        values = {
+        return {
             "state": state.value,
             "outcome": encode_outcome(outcome),
             "detail": detail,
             "finished_at": self.clock(),
         }
-        return self._transition("recording the outcome", key, IN_DOUBT, values, owner=owner)
 
     def release(self, key: str, owner: str, detail: str) -> LedgerRecord:
         """The sender knows nothing reached Paynet: the key may be sent again."""
@@ -238,13 +242,7 @@ class LedgerStore:
 
     def settle(self, key: str, attempts: int, outcome: Outcome, detail: str) -> LedgerRecord:
         """Reconciliation found the payment at Paynet: record what the status call returned."""
-        state = State.SUCCEEDED if isinstance(outcome, jsonrpc.RpcResult) else State.FAILED
-        values = {
-            "state": state.value,
-            "outcome": encode_outcome(outcome),
-            "detail": detail,
-            "finished_at": self.clock(),
-        }
+        values = self._final(outcome, detail)
         return self._transition("settling", key, IN_DOUBT, values, attempts=attempts)
 
     def reopen(self, key: str, attempts: int, detail: str) -> LedgerRecord:
