@@ -216,7 +216,10 @@ def test_a_refresher_killed_in_a_hanging_login_is_replaced_once_its_lock_expires
         "PAYNET_LOGIN_TIMEOUT": "2",
         "PAYNET_CONNECT_TIMEOUT": "0.5",
         "PAYNET_TOKEN_LOCK_TTL": "3",
-        "PAYNET_TOKEN_WAIT_TIMEOUT": "12",
+        "PAYNET_TOKEN_WAIT_TIMEOUT": "20",
+        # The killed worker also held calls waiting on the token queue; as for a dead host,
+        # Redis hands them out again once the visibility timeout passes.
+        "CELERY_VISIBILITY_TIMEOUT": "6",
     }
     refreshers = start_workers(concurrency=1, env=env, queues="paynet.token")
     start_workers(concurrency=4, env=env, queues="paynet")
