@@ -6,11 +6,18 @@ ledger makes a second delivery harmless. Each setting says why it is here.
 
 from __future__ import annotations
 
+import sys
+
 from kombu import Queue  # type: ignore[attr-defined]
 
-from worker.config import get_settings
+from worker.config import ConfigError, get_settings
+from worker.queues import CALL_QUEUE, CALL_TASK, REFRESH_TASK, TOKEN_QUEUE
 
-_settings = get_settings()
+try:
+    _settings = get_settings()
+except ConfigError as exc:  # Celery reads this module when it starts: one line, no traceback
+    print(f"paynet-gateway: cannot start: {exc}", file=sys.stderr)
+    raise SystemExit(2) from None
 
 broker_url = _settings.celery.broker_url or _settings.redis.url
 if broker_url.startswith(("redis://", "rediss://")):
@@ -29,11 +36,11 @@ result_expires = int(_settings.celery.result_expires)
 
 # Two queues: a refresh never waits behind a backlog of payments. A plain
 # `celery -A worker worker` consumes both.
-task_default_queue = "paynet"
-task_queues = (Queue("paynet"), Queue("paynet.token"))  # type: ignore[no-untyped-call]
+task_default_queue = CALL_QUEUE
+task_queues = (Queue(CALL_QUEUE), Queue(TOKEN_QUEUE))  # type: ignore[no-untyped-call]
 task_routes = {
-    "paynet.call": {"queue": "paynet"},
-    "paynet.refresh_token": {"queue": "paynet.token"},
+    CALL_TASK: {"queue": CALL_QUEUE},
+    REFRESH_TASK: {"queue": TOKEN_QUEUE},
 }
 
 # At-least-once delivery. A payment is never lost with a worker, and a second delivery of it is
@@ -45,7 +52,7 @@ task_routes = {
 task_acks_late = True
 # A pool child killed mid-task (OOM, SIGKILL) requeues its message rather than acking it. A
 # message that kills its child every time would loop: the ledger stops sending a key after
-# ledger_flow.MAX_SENDS claims without an outcome, and the task then ends.
+# worker.ledger.policy.MAX_SENDS claims without an outcome, and the task then ends.
 task_reject_on_worker_lost = True
 # Take one message at a time per slot: late acks make a prefetched backlog stuck behind a slow
 # call, and it would be redelivered elsewhere only after the visibility timeout if this worker
@@ -102,4 +109,4 @@ task_send_sent_event = True
 task_track_started = True
 
 # The gateway keeps its own wait counters (in the task's kwargs), so Celery's own limit is off.
-task_annotations = {"paynet.call": {"max_retries": None}}
+task_annotations = {CALL_TASK: {"max_retries": None}}

@@ -16,7 +16,7 @@ from bench import report, sections
 from bench.harness import CALL_LATENCY, LOGIN_LATENCY, account, setup
 from devservices.stack import services
 from simulator import Simulator
-from worker.database import make_engine
+from worker.db.engine import make_engine
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 

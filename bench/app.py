@@ -18,8 +18,9 @@ from redis import Redis
 from sqlalchemy import Engine, event
 
 from bench import strategies
+from worker import lifecycle
 from worker import runtime as runtime_module
-from worker.app import app
+from worker.celery import app
 from worker.config import get_settings
 
 app.conf.result_extended = True  # the bench reads each task's retries; no secret in its args
@@ -77,16 +78,16 @@ def _mark_caught(runtime: runtime_module.Runtime) -> None:
     runtime.provider.rejected = counting  # type: ignore[method-assign]
 
 
-_build = runtime_module.build_runtime
+_gateway_runtime = lifecycle.default_factory(app)
 
 
-def _bench_runtime(*args: Any, **kwargs: Any) -> runtime_module.Runtime:
+def _bench_runtime() -> runtime_module.Runtime:
     runtime = strategies.install(
-        os.environ.get("BENCH_STRATEGY", "single_flight"), _build(*args, **kwargs)
+        os.environ.get("BENCH_STRATEGY", "single_flight"), _gateway_runtime()
     )
     _count_store_reads(runtime.engine)
     _mark_caught(runtime)
     return runtime
 
 
-runtime_module.build_runtime = _bench_runtime
+runtime_module.configure(_bench_runtime)

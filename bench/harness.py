@@ -20,11 +20,11 @@ from sqlalchemy import delete
 from devservices.stack import Services
 from devservices.workers import WorkerPool
 from simulator import Account, Simulator
-from worker.client import PaynetClient
-from worker.database import make_engine
-from worker.schema import upgrade
+from worker.db.engine import make_engine
+from worker.db.schema import upgrade
+from worker.db.tables import metadata
+from worker.paynet.client import PaynetClient
 from worker.settings import ProfileSettings
-from worker.tables import metadata
 
 USERNAME = "username_17627_56530"
 TERMINAL_ID = 4027096

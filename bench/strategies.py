@@ -10,24 +10,22 @@ from __future__ import annotations
 
 import dataclasses
 
-from worker.causes import LoginFailure
-from worker.client import PaynetClient
-from worker.coordination import Coordinator
-from worker.gateway import Gateway
-from worker.idempotent import IdempotentGateway
-from worker.refresher import Outcome, Refresher
-from worker.runtime import Runtime
-from worker.token_flow import (
+from worker.paynet.client import PaynetClient
+from worker.paynet.failures import LoginFailure
+from worker.runtime import Runtime, gateway_for
+from worker.tokens.coordination import Coordinator
+from worker.tokens.policy import (
     AwaitRefresh,
     Decision,
-    GiveUp,
+    NoToken,
+    TokenWait,
     UseToken,
-    WaitState,
-    decide,
+    decide_token,
     usable,
     wait_after_rejection,
 )
-from worker.token_provider import TokenProvider
+from worker.tokens.provider import TokenProvider
+from worker.tokens.refresher import Refresher, RefreshOutcome
 
 STRATEGIES = ("single_flight", "lock_only", "naive")
 
@@ -41,17 +39,17 @@ class UndedupedCoordinator(Coordinator):
 class UncheckedRefresher(Refresher):
     def _refresh_locked(
         self, profile: str, stale_generation: int, attempt: int, force: bool
-    ) -> Outcome:
+    ) -> RefreshOutcome:
         return super()._refresh_locked(profile, stale_generation, attempt, force=True)
 
 
 class LockOnlyProvider(TokenProvider):
     """Requests a refresh once per rejection (and once per first miss), not on every poll."""
 
-    def token(self, profile: str, wait: WaitState | None) -> Decision:
+    def token(self, profile: str, wait: TokenWait | None) -> Decision:
         if wait is not None:
             record = self._load(profile)
-            decision = decide(record, self.clock(), wait, self.policy)
+            decision = decide_token(record, self.clock(), wait, self.policy)
             if isinstance(decision, UseToken):
                 return self._act(record, decision)
             return decision
@@ -64,12 +62,12 @@ class NaiveProvider(TokenProvider):
         self.clients = clients
         self.ttl = ttl
 
-    def token(self, profile: str, wait: WaitState | None) -> Decision:
+    def token(self, profile: str, wait: TokenWait | None) -> Decision:
         with self._lock:
             cached = self._cache.get(profile)
         now = self.clock()
-        if cached is not None and usable(cached, now, self.policy.expiry_leeway):
-            assert cached.token is not None
+        usable_cached = cached is not None and usable(cached, now, self.policy.expiry_leeway)
+        if cached is not None and cached.token is not None and usable_cached:
             return UseToken(cached.token, cached.generation)
         record = self._load(profile)
         if usable(record, now, self.policy.expiry_leeway) and record.token is not None:
@@ -79,18 +77,18 @@ class NaiveProvider(TokenProvider):
         return self._login(profile)
 
     def rejected(
-        self, profile: str, generation: int, wait: WaitState | None
-    ) -> tuple[Decision, WaitState]:
+        self, profile: str, generation: int, wait: TokenWait | None
+    ) -> tuple[Decision, TokenWait]:
         wait = wait_after_rejection(wait, generation, self.clock())
         if wait.cycles > self.policy.max_refresh_cycles:
-            return GiveUp("rejected_after_refresh", "naive strategy gave up"), wait
+            return NoToken("rejected_after_refresh", "naive strategy gave up"), wait
         return self._login(profile), wait
 
     def _login(self, profile: str) -> Decision:
         try:
             token = self.clients[profile].login().token
         except LoginFailure as failure:
-            return GiveUp(failure.cause, failure.detail)
+            return NoToken(failure.cause, failure.detail)
         generation = self.store.load(profile).generation
         saved = self.store.save_token(profile, token, generation, self.ttl)
         new = saved if saved is not None else generation + 1
@@ -103,9 +101,9 @@ class NaiveProvider(TokenProvider):
 
 def _with_provider(runtime: Runtime, provider: TokenProvider) -> Runtime:
     """Every path of paynet.call (keyed ones through the ledger too) uses ``provider``."""
-    gateway = Gateway(runtime.settings, provider, runtime.clients)
-    idempotent = IdempotentGateway(gateway, runtime.idempotent.store, runtime.idempotent.clock)
-    return dataclasses.replace(runtime, provider=provider, gateway=gateway, idempotent=idempotent)
+    keyed = runtime.gateway.keyed
+    gateway = gateway_for(runtime.settings, provider, runtime.clients, keyed.store, keyed.clock)
+    return dataclasses.replace(runtime, provider=provider, gateway=gateway)
 
 
 def install(strategy: str, runtime: Runtime) -> Runtime:

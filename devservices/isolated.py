@@ -83,7 +83,8 @@ def drop_scratch_database(url: str, *, admin_url: str | None = None) -> None:
             if _pgcode(exc) == _OBJECT_IN_USE:
                 raise
             last_error = exc  # cannot connect to this admin database: try the next
-    assert last_error is not None
+    if last_error is None:
+        raise RuntimeError("no admin database to try")
     raise last_error
 
 

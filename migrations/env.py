@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from worker.tables import metadata
+from worker.db.tables import metadata
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")

@@ -33,6 +33,6 @@ class Account:
 
 DEFAULT_ACCOUNT = Account(
     username="username_17627_56530",
-    password="password_17627_56530",
+    password="password_17627_56530",  # noqa: S106 - the spec's sample account, a simulator
     terminal_id=4027096,
 )

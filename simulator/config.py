@@ -21,7 +21,7 @@ class Config:
     unauthorized_status: int = 200
     login_latency: float = 0.0
     call_latency: float = 0.0
-    token_placement: str = "top"
+    token_placement: str = "top"  # noqa: S105 - where the token goes, not a password
 
     def updated(self, **changes: Any) -> Config:
         """A copy with ``changes`` applied; ValueError names the first bad key."""

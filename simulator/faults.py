@@ -71,6 +71,17 @@ def _status(value: Any) -> int:
     return value
 
 
+def _check_where(target: str, kind: str) -> None:
+    if target not in TARGETS:
+        raise ValueError(f"fault 'target' must be one of {TARGETS}")
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"fault 'kind' must be one of {sorted(FAULT_KINDS)}")
+    if kind in LOGIN_ONLY_KINDS and target != "login":
+        raise ValueError(f"fault {kind!r} applies to target 'login' only")
+    if kind in RESOURCE_ONLY_KINDS and target != "resource":
+        raise ValueError(f"fault {kind!r} applies to target 'resource' only")
+
+
 def make_fault(
     target: str,
     kind: str,
@@ -81,14 +92,7 @@ def make_fault(
     content_type: str | None = None,
 ) -> Fault:
     """Validate a fault request and fill in the defaults of its kind."""
-    if target not in TARGETS:
-        raise ValueError(f"fault 'target' must be one of {TARGETS}")
-    if kind not in FAULT_KINDS:
-        raise ValueError(f"fault 'kind' must be one of {sorted(FAULT_KINDS)}")
-    if kind in LOGIN_ONLY_KINDS and target != "login":
-        raise ValueError(f"fault {kind!r} applies to target 'login' only")
-    if kind in RESOURCE_ONLY_KINDS and target != "resource":
-        raise ValueError(f"fault {kind!r} applies to target 'resource' only")
+    _check_where(target, kind)
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
         raise ValueError("fault 'count' must be a positive integer or null")
     if delay is None:

@@ -22,9 +22,9 @@ from sqlalchemy import Engine, delete
 from devservices.stack import Services, services
 from simulator import Account, Simulator
 from tests.support.workers import WorkerPool
-from worker.database import make_engine
-from worker.schema import upgrade
-from worker.tables import metadata
+from worker.db.engine import make_engine
+from worker.db.schema import upgrade
+from worker.db.tables import metadata
 
 USERNAME = "username_17627_56530"
 TERMINAL_ID = 4027096

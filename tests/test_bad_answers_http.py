@@ -14,11 +14,11 @@ from simulator import Simulator
 from tests.conftest import call
 from tests.support.answers import CORPUS, BadAnswer
 from tests.support.workers import WorkerPool
+from worker.calls.request import CallRequest
 from worker.config import load_settings
 from worker.errors import PaynetGatewayError
-from worker.refresher import Failed, Refreshed
-from worker.request import CallRequest
 from worker.runtime import Runtime, build_runtime
+from worker.tokens.refresher import Failed, Refreshed
 
 ANY_ID = 1  # the raw fault cannot know the request's id; every kind here is bad whatever it is
 

@@ -26,7 +26,7 @@ from simulator import Simulator
 from tests.support.payments import count_states, ledger_states, pay, wait_until_final
 from tests.support.workers import WorkerPool
 from tests.test_idempotency import config_without_status_methods
-from worker.tables import ledger
+from worker.db.tables import ledger
 
 STOP_KILLING_AT = 0.9  # share of payments final after which the kills stop, so the tail settles
 CHAOS_ENV = {"CELERY_VISIBILITY_TIMEOUT": "10"}

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.support.workers import REPO_ROOT
-from worker import jsonrpc
-from worker.fingerprint import Fingerprint
-from worker.ledger_store import LedgerStore
-from worker.token_store import utcnow
+from worker.core.clock import utcnow
+from worker.ledger.fingerprint import Fingerprint
+from worker.ledger.store import LedgerStore
+from worker.paynet import jsonrpc
 
 PRINT = Fingerprint("default", "/v2/gw/transaction", "performTransaction", "ab" * 32)
 

@@ -11,10 +11,10 @@ from sqlalchemy import Engine
 from simulator import Simulator
 from tests.conftest import USERNAME, call
 from tests.support.workers import WorkerPool
-from worker.client import PaynetClient
-from worker.crypto import TokenCipher
+from worker.paynet.client import PaynetClient
 from worker.settings import ProfileSettings
-from worker.token_store import TokenStore
+from worker.tokens.crypto import TokenCipher
+from worker.tokens.store import TokenStore
 
 
 def error_of(result: object) -> BaseException:

@@ -25,10 +25,11 @@ from simulator import Simulator
 from tests.support.leaks import database_dump, log_lines, redis_dump, search
 from tests.support.payments import pay, payment
 from tests.support.workers import REPO_ROOT, WorkerPool
-from worker.crypto import TokenCipher
-from worker.ledger_store import LedgerRecord, LedgerStore, State
-from worker.redaction import MASK
-from worker.token_store import TokenStore
+from worker.core.redaction import MASK
+from worker.ledger.record import LedgerRecord, State
+from worker.ledger.store import LedgerStore
+from worker.tokens.crypto import TokenCipher
+from worker.tokens.store import TokenStore
 
 
 def error_of(result: Any, timeout: float = 60) -> BaseException:

@@ -32,10 +32,10 @@ from tests.support.leaks import (
     search,
 )
 from tests.support.workers import WorkerPool
-from worker.crypto import TokenCipher
-from worker.redaction import MASK
-from worker.tables import tokens
-from worker.token_store import TokenStore
+from worker.core.redaction import MASK
+from worker.db.tables import tokens
+from worker.tokens.crypto import TokenCipher
+from worker.tokens.store import TokenStore
 
 DEBUG_ENV = {
     "LOG_LEVEL": "DEBUG",

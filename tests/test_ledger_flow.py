@@ -2,44 +2,39 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from worker import jsonrpc
-from worker.causes import Cause
-from worker.client import HttpMalformed, TransportFailure
-from worker.fingerprint import Fingerprint, canonical_json, fingerprint
-from worker.ledger_flow import (
+from worker.calls.waits import ledger_wait_from_kwargs
+from worker.core.causes import Cause
+from worker.ledger.fingerprint import Fingerprint, canonical_json, fingerprint
+from worker.ledger.policy import (
     MAX_SENDS,
     POLL_MAX,
-    Answered,
     Conflict,
-    Exchange,
     Found,
-    GiveUp,
+    Hold,
     Inconclusive,
-    InDoubt,
     LedgerWait,
     NotFound,
-    NotSent,
     Reconcile,
     Recorded,
-    Rejected,
     Send,
-    Wait,
+    Unresolved,
     after_inconclusive,
-    decide,
-    judge_send,
+    decide_key,
     judge_status,
     lease_end,
     status_params,
 )
-from worker.ledger_store import LedgerRecord, State
-from worker.request import CallRequest
+from worker.ledger.record import LedgerRecord, State
+from worker.paynet import jsonrpc
+from worker.paynet.failures import HttpMalformed, TransportFailure
+from worker.paynet.verdicts import Answered, Exchange, InDoubt, NotSent, Rejected, judge_send
 from worker.settings import LedgerSettings, StatusMethod
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -73,27 +68,31 @@ def row(state: State, check_in: float | None = None, **changes: Any) -> LedgerRe
         (row(State.RECEIVED), True, Send),
         (row(State.SUCCEEDED, outcome=RESULT), True, Recorded),
         (row(State.FAILED, outcome=ERROR), False, Recorded),
-        (row(State.SENT, check_in=10), True, Wait),
-        (row(State.SENT, check_in=10), False, Wait),
+        (row(State.SENT, check_in=10), True, Hold),
+        (row(State.SENT, check_in=10), False, Hold),
         (row(State.SENT, check_in=-1), True, Reconcile),
-        (row(State.SENT, check_in=-1), False, GiveUp),
-        (row(State.UNKNOWN, check_in=0.5), True, Wait),
-        (row(State.UNKNOWN, check_in=0.5), False, GiveUp),
+        (row(State.SENT, check_in=-1), False, Unresolved),
+        (row(State.UNKNOWN, check_in=0.5), True, Hold),
+        (row(State.UNKNOWN, check_in=0.5), False, Unresolved),
         (row(State.UNKNOWN, check_in=-1), True, Reconcile),
-        (row(State.UNKNOWN, check_in=-1), False, GiveUp),
-        (row(State.SUCCEEDED), True, GiveUp),  # finished without an outcome: never a guess
+        (row(State.UNKNOWN, check_in=-1), False, Unresolved),
+        (row(State.SUCCEEDED), True, Unresolved),  # finished without an outcome: never a guess
         (row(State.RECEIVED, attempts=MAX_SENDS - 1), True, Send),
-        (row(State.RECEIVED, attempts=MAX_SENDS), True, GiveUp),  # a worker dies on it each time
+        (
+            row(State.RECEIVED, attempts=MAX_SENDS),
+            True,
+            Unresolved,
+        ),  # a worker dies on it each time
     ],
 )
 def test_each_state_of_a_key_leads_to_its_step(
     record: LedgerRecord, reconcilable: bool, expected: type
 ) -> None:
-    assert isinstance(decide(record, PRINT, NOW, reconcilable), expected)
+    assert isinstance(decide_key(record, PRINT, NOW, reconcilable), expected)
 
 
 def test_a_finished_key_hands_back_its_recorded_outcome() -> None:
-    assert decide(row(State.SUCCEEDED, outcome=RESULT), PRINT, NOW, True) == Recorded(RESULT)
+    assert decide_key(row(State.SUCCEEDED, outcome=RESULT), PRINT, NOW, True) == Recorded(RESULT)
 
 
 @pytest.mark.parametrize(
@@ -108,7 +107,7 @@ def test_the_same_key_with_another_request_is_a_conflict_whatever_its_state(
     other: Fingerprint, named: tuple[str, ...]
 ) -> None:
     for state in State:
-        assert decide(row(state, outcome=RESULT), other, NOW, True) == Conflict(named)
+        assert decide_key(row(state, outcome=RESULT), other, NOW, True) == Conflict(named)
 
 
 def test_waiting_for_another_sender_polls_more_slowly_each_time_but_within_the_cap() -> None:
@@ -116,8 +115,8 @@ def test_waiting_for_another_sender_polls_more_slowly_each_time_but_within_the_c
     countdowns = []
     wait = None
     for _ in range(8):
-        step = decide(record, PRINT, NOW, True, wait)
-        assert isinstance(step, Wait)
+        step = decide_key(record, PRINT, NOW, True, wait)
+        assert isinstance(step, Hold)
         countdowns.append(step.countdown)
         wait = step.wait
     assert countdowns == sorted(countdowns)
@@ -127,14 +126,14 @@ def test_waiting_for_another_sender_polls_more_slowly_each_time_but_within_the_c
 
 
 def test_a_settling_key_is_looked_at_no_later_than_its_mark() -> None:
-    step = decide(row(State.UNKNOWN, check_in=0.3), PRINT, NOW, True, LedgerWait(polls=9))
-    assert isinstance(step, Wait)
+    step = decide_key(row(State.UNKNOWN, check_in=0.3), PRINT, NOW, True, LedgerWait(polls=9))
+    assert isinstance(step, Hold)
     assert step.countdown == pytest.approx(0.3)
 
 
 def test_giving_up_without_a_status_method_names_the_method() -> None:
-    step = decide(row(State.UNKNOWN, check_in=-1, detail="no answer"), PRINT, NOW, False)
-    assert isinstance(step, GiveUp)
+    step = decide_key(row(State.UNKNOWN, check_in=-1, detail="no answer"), PRINT, NOW, False)
+    assert isinstance(step, Unresolved)
     assert "performTransaction has no status method" in step.reason
 
 
@@ -199,22 +198,22 @@ def test_the_status_call_asks_by_the_payments_own_id(
 def test_inconclusive_status_calls_back_off_then_give_up_after_the_reconcile_timeout() -> None:
     policy = LedgerSettings(reconcile_timeout=10)
     step = after_inconclusive(None, 1000.0, policy, rand=1.0)
-    assert isinstance(step, Wait)
+    assert isinstance(step, Hold)
     assert step.wait == LedgerWait(polls=0, checks=1, first_check=1000.0)
     later = after_inconclusive(step.wait, 1009.5, policy, rand=1.0)
-    assert isinstance(later, Wait)
+    assert isinstance(later, Hold)
     assert later.countdown == pytest.approx(0.5)  # the next call lands on the deadline
     assert later.wait.checks == 2
-    assert isinstance(after_inconclusive(later.wait, 1010.0, policy), GiveUp)
+    assert isinstance(after_inconclusive(later.wait, 1010.0, policy), Unresolved)
 
 
 def test_the_ledger_wait_survives_the_task_kwargs_and_refuses_anything_else() -> None:
     wait = LedgerWait(polls=3, checks=2, first_check=12.5)
-    assert LedgerWait.from_kwargs(wait.to_kwargs()) == wait
-    assert LedgerWait.from_kwargs(None) is None
+    assert ledger_wait_from_kwargs(asdict(wait)) == wait
+    assert ledger_wait_from_kwargs(None) is None
     for bad in ({"polls": 1}, {"polls": "1", "checks": 0, "first_check": None}, [1, 2]):
         with pytest.raises(ValueError):
-            LedgerWait.from_kwargs(bad)
+            ledger_wait_from_kwargs(bad)
 
 
 @pytest.mark.parametrize(
@@ -249,9 +248,9 @@ def test_params_that_differ_in_meaning_have_different_fingerprints(
 
 
 def test_the_fingerprint_takes_the_default_path_and_refuses_what_json_cannot_carry() -> None:
-    request = CallRequest("performTransaction", {"id": "x"}, None, "default", "x")
-    assert fingerprint(request, "/v2/gw/transaction").path == "/v2/gw/transaction"
+    made = fingerprint("default", "/v2/gw/transaction", "performTransaction", {"id": "x"})
+    assert made.path == "/v2/gw/transaction"
     with pytest.raises(ValueError):
-        fingerprint(replace(request, params={"amount": float("nan")}), "/")
+        fingerprint("default", "/", "performTransaction", {"amount": float("nan")})
     with pytest.raises(ValueError):
-        fingerprint(replace(request, params={"when": NOW}), "/")
+        fingerprint("default", "/", "performTransaction", {"when": NOW})

@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import Engine, create_engine, delete, text
 
 from devservices.stack import Services
-from worker import jsonrpc
-from worker.database import make_engine
-from worker.fingerprint import Fingerprint
-from worker.ledger_store import LedgerStore, State
-from worker.schema import upgrade
-from worker.tables import ledger
-from worker.token_store import utcnow
+from worker.core.clock import utcnow
+from worker.db.engine import make_engine
+from worker.db.schema import upgrade
+from worker.db.tables import ledger
+from worker.ledger.fingerprint import Fingerprint
+from worker.ledger.record import State
+from worker.ledger.store import LedgerStore
+from worker.paynet import jsonrpc
 
 PRINT = Fingerprint("default", "/v2/gw/transaction", "performTransaction", "ab" * 32)
 

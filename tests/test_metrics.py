@@ -16,7 +16,9 @@ from devservices.ports import free_port
 from simulator import Simulator
 from tests.conftest import call
 from tests.support.workers import WorkerPool
-from worker import jsonrpc, metrics
+from worker.core import metrics
+from worker.paynet import jsonrpc
+from worker.paynet.client import outcome_label
 
 TASKS = 120
 REVOCATIONS = 2
@@ -122,4 +124,4 @@ def test_metrics_built_again_after_the_switch_do_not_clash_with_the_first(tmp_pa
     ],
 )
 def test_each_answer_is_labelled_by_its_outcome(answer: jsonrpc.Answer, outcome: str) -> None:
-    assert metrics.answer_outcome(answer) == outcome
+    assert outcome_label(answer) == outcome

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.leaks import log_lines, search
 from worker import logs
-from worker.redaction import (
+from worker.core.redaction import (
     MASK,
     MAX_TOKENS,
     RedactingFilter,

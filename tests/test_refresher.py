@@ -14,10 +14,10 @@ from redis import Redis
 
 from simulator import Simulator
 from worker.config import load_settings
-from worker.coordination import Coordinator
-from worker.refresher import AlreadyFresh, Outcome, Refreshed
 from worker.runtime import Runtime, build_runtime
 from worker.settings import LoginBudget, TokenSettings
+from worker.tokens.coordination import Coordinator
+from worker.tokens.refresher import AlreadyFresh, Refreshed, RefreshOutcome
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
@@ -43,7 +43,7 @@ def test_a_login_answered_after_its_lock_was_lost_does_not_overwrite_the_newer_g
 ) -> None:
     late, prompt = hosts
     simulator.inject_fault("login", "slow", count=1, delay=1.0)  # the first login answers late
-    outcome: list[Outcome] = []
+    outcome: list[RefreshOutcome] = []
     thread = threading.Thread(target=lambda: outcome.append(late.refresher.refresh("default", 0)))
     thread.start()
     wait_for(lambda: simulator.stats()["logins_attempted"] == 1)

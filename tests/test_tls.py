@@ -13,10 +13,11 @@ from simulator import Simulator
 from tests.conftest import TERMINAL_ID, USERNAME
 from tests.support.tls import Certificate, self_signed, serve_tls
 from tests.support.workers import WorkerPool
-from worker.causes import Cause, LoginFailure
-from worker.client import PaynetClient, TransportFailure
 from worker.config import load_settings
+from worker.core.causes import Cause
 from worker.lifecycle import transport_warnings
+from worker.paynet.client import PaynetClient
+from worker.paynet.failures import LoginFailure, TransportFailure
 from worker.settings import ProfileSettings
 
 

@@ -18,10 +18,10 @@ from sqlalchemy import Engine, select
 from simulator import Simulator
 from tests.conftest import call
 from tests.support.workers import REPO_ROOT, WorkerPool
-from worker.crypto import KEY_VARIABLE, TokenCipher, TokenKeyError, cipher_from_settings
+from worker.db.tables import tokens
 from worker.settings import SecuritySettings
-from worker.tables import tokens
-from worker.token_store import TokenStore
+from worker.tokens.crypto import KEY_VARIABLE, TokenCipher, TokenKeyError, cipher_from_settings
+from worker.tokens.store import TokenStore
 
 
 def key() -> bytes:

@@ -10,12 +10,12 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, delete, select
 
-from worker.causes import Cause
-from worker.crypto import TokenCipher
-from worker.database import make_engine
-from worker.schema import upgrade
-from worker.tables import tokens
-from worker.token_store import TokenStore
+from worker.core.causes import Cause
+from worker.db.engine import make_engine
+from worker.db.schema import upgrade
+from worker.db.tables import tokens
+from worker.tokens.crypto import TokenCipher
+from worker.tokens.store import TokenStore
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

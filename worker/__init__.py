@@ -1,17 +1,13 @@
 """paynet-gateway: a Celery worker gateway to the Paynet JSON-RPC API.
 
-``celery -A worker worker`` finds the Celery app as ``worker.app``; it is built on first access
-so that importing a submodule (in tests, in the CLI) does not need a valid configuration.
+One package per mechanism, each importing only those below it::
+
+    celery (the app) → lifecycle (start-up) → runtime (wiring)
+        → calls (a paynet.call: arguments, the one send path, the keyed call)
+        → tokens (policy, provider, store, refresher) · ledger (policy, store)
+        → paynet (JSON-RPC, HTTP client, verdicts) · db (engine, tables, schema)
+        → core (clock, backoff, causes, outages, redaction, metrics)
+
+``celery -A worker worker`` finds the app in ``worker.celery``; importing this package or any
+submodule needs no configuration.
 """
-
-from __future__ import annotations
-
-from typing import Any
-
-
-def __getattr__(name: str) -> Any:
-    if name in {"app", "celery"}:
-        from worker.app import app
-
-        return app
-    raise AttributeError(f"module 'worker' has no attribute {name!r}")

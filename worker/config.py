@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from worker.redaction import register_secret
+from worker.core.redaction import register_secret
 from worker.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

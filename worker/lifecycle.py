@@ -1,21 +1,28 @@
-"""Worker start-up: refuse to start on a bad configuration or a schema that is behind."""
+"""Worker start-up: refuse to start on a bad configuration or a schema that is behind.
+
+Connects the worker's signals and the default runtime factory, whose refreshes are enqueued
+through the app it is handed.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
 from celery.signals import celeryd_after_setup, worker_init, worker_process_init, worker_shutdown
 
-from worker import metrics
+from worker import queues, runtime
+from worker.calls.reprs import refresh_repr
 from worker.config import REPO_ROOT, ConfigError, get_settings
-from worker.crypto import TokenKeyError, cipher_from_settings
-from worker.database import make_engine
-from worker.runtime import get_runtime, reset_runtime
-from worker.schema import SchemaBehind, ensure_current
+from worker.core import metrics
+from worker.db.engine import make_engine
+from worker.db.schema import SchemaBehind, ensure_current
+from worker.runtime import Runtime, build_runtime, get_runtime, reset_runtime
 from worker.settings import Settings
+from worker.tokens.crypto import TokenKeyError, cipher_from_settings
 
 log = logging.getLogger("worker.lifecycle")
 _exporter: metrics.Exporter | None = None
@@ -83,7 +90,27 @@ def _on_process_init(**_: Any) -> None:
     get_runtime()
 
 
+def refresh_enqueuer(app: Celery) -> Callable[[str, int], None]:
+    """How the token path asks for a refresh: a ``paynet.refresh_token`` task on its queue."""
+
+    def enqueue(profile: str, stale_generation: int) -> None:
+        kwargs = {"profile": profile, "stale_generation": stale_generation}
+        app.send_task(
+            queues.REFRESH_TASK,
+            kwargs=kwargs,
+            queue=queues.TOKEN_QUEUE,
+            kwargsrepr=refresh_repr(kwargs),
+        )
+
+    return enqueue
+
+
+def default_factory(app: Celery) -> Callable[[], Runtime]:
+    return lambda: build_runtime(get_settings(), refresh_enqueuer(app))
+
+
 def connect(app: Celery) -> None:
+    runtime.configure(default_factory(app))
     worker_init.connect(_on_worker_init, weak=False)
     celeryd_after_setup.connect(_warn_insecure, weak=False)
     worker_process_init.connect(_on_process_init, weak=False)

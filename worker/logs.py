@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from celery._state import get_current_task
 from celery.signals import setup_logging
 
-from worker.redaction import RedactingFilter
+from worker.core.redaction import RedactingFilter
 from worker.settings import LoggingSettings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s%(task_context)s: %(message)s"
@@ -54,9 +54,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
-                timespec="milliseconds"
-            ),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "process": record.processName,
             "logger": record.name,

@@ -1,28 +1,35 @@
-"""The per-process gateway: built after fork, so no socket or connection crosses it."""
+"""Wiring: the per-process gateway built from settings and the collaborators it is handed.
+
+``build_runtime`` only connects parts; it is given the way to enqueue a refresh (the Celery app
+is above this module) and the clock, so that tests and the benchmarks hand in their own. Each
+process builds its own after fork, so no socket or connection crosses it.
+"""
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from redis import Redis
 from sqlalchemy import Engine
 
-from worker.client import PaynetClient, new_session
-from worker.config import REPO_ROOT, get_settings
-from worker.coordination import Coordinator, Enqueue
-from worker.crypto import cipher_from_settings
-from worker.database import make_engine
-from worker.gateway import Gateway
-from worker.idempotent import IdempotentGateway
-from worker.ledger_store import LedgerStore
-from worker.refresher import Refresher
+from worker.calls.gateway import Gateway
+from worker.calls.keyed import KeyedCalls
+from worker.calls.send import Sender
+from worker.config import REPO_ROOT
+from worker.core.clock import Clock, utcnow
+from worker.db.engine import make_engine
+from worker.ledger.store import LedgerStore
+from worker.paynet.client import PaynetClient, new_session
 from worker.settings import Settings
-from worker.task_repr import refresh_repr
-from worker.token_provider import TokenProvider
-from worker.token_store import TokenStore, utcnow
+from worker.tokens.coordination import Coordinator, Enqueue
+from worker.tokens.crypto import cipher_from_settings
+from worker.tokens.provider import TokenProvider
+from worker.tokens.refresher import Refresher
+from worker.tokens.store import TokenStore
 
 
 @dataclass
@@ -34,9 +41,8 @@ class Runtime:
     coordinator: Coordinator
     provider: TokenProvider
     refresher: Refresher
-    gateway: Gateway
     clients: dict[str, PaynetClient]
-    idempotent: IdempotentGateway  # the entry point of paynet.call: keyed calls via the ledger
+    gateway: Gateway  # the entry point of paynet.call: keyed calls via the ledger
 
     def close(self) -> None:
         self.engine.dispose()
@@ -45,21 +51,22 @@ class Runtime:
             client.session.close()
 
 
-def build_runtime(settings: Settings, enqueue: Enqueue, base: Path = REPO_ROOT) -> Runtime:
+def build_runtime(
+    settings: Settings, enqueue: Enqueue, base: Path = REPO_ROOT, clock: Clock = utcnow
+) -> Runtime:
     engine = make_engine(settings.database.url)
     redis = Redis.from_url(settings.redis.url, socket_timeout=5, socket_connect_timeout=3)
-    store = TokenStore(engine, cipher_from_settings(settings.security, base), utcnow)
-    coordinator = Coordinator(redis, settings.token, enqueue)
+    store = TokenStore(engine, cipher_from_settings(settings.security, base), clock)
+    coordinator = Coordinator(redis, settings.token, enqueue, clock)
     session = new_session()
     transient = frozenset(settings.token.transient_login_codes)
     clients = {
         name: PaynetClient(profile, session, transient)
         for name, profile in settings.paynet.profiles.items()
     }
-    provider = TokenProvider(store, coordinator, settings.token, utcnow)
-    gateway = Gateway(settings, provider, clients)
+    provider = TokenProvider(store, coordinator, settings.token, clock)
     # Transient database faults in the ledger are retried within the token wait bound.
-    ledger = LedgerStore(engine, utcnow, retry_timeout=settings.token.wait_timeout)
+    ledger = LedgerStore(engine, clock, retry_timeout=settings.token.wait_timeout)
     return Runtime(
         settings,
         engine,
@@ -67,24 +74,36 @@ def build_runtime(settings: Settings, enqueue: Enqueue, base: Path = REPO_ROOT) 
         store,
         coordinator,
         provider,
-        Refresher(settings, store, coordinator, clients, utcnow),
-        gateway,
+        Refresher(settings, store, coordinator, clients, clock),
         clients,
-        IdempotentGateway(gateway, ledger, utcnow),
+        gateway_for(settings, provider, clients, ledger, clock),
     )
 
 
-def enqueue_refresh(profile: str, stale_generation: int) -> None:
-    from worker.app import app
+def gateway_for(
+    settings: Settings,
+    provider: TokenProvider,
+    clients: dict[str, PaynetClient],
+    ledger: LedgerStore,
+    clock: Clock,
+) -> Gateway:
+    """The call path over a token provider: the benchmarks build one over their own."""
+    sender = Sender(provider, clients, settings.token)
+    return Gateway(sender, KeyedCalls(settings, sender, ledger, clock))
 
-    kwargs = {"profile": profile, "stale_generation": stale_generation}
-    app.send_task(
-        "paynet.refresh_token", kwargs=kwargs, queue="paynet.token", kwargsrepr=refresh_repr(kwargs)
-    )
 
+Factory = Callable[[], Runtime]
 
 _lock = threading.Lock()
+_factory: Factory | None = None
 _current: tuple[int, Runtime] | None = None
+
+
+def configure(factory: Factory) -> None:
+    """How this process builds its runtime (the app wires the default; benchmarks their own)."""
+    global _factory
+    with _lock:
+        _factory = factory
 
 
 def get_runtime() -> Runtime:
@@ -92,7 +111,9 @@ def get_runtime() -> Runtime:
     global _current
     with _lock:
         if _current is None or _current[0] != os.getpid():
-            _current = (os.getpid(), build_runtime(get_settings(), enqueue_refresh))
+            if _factory is None:
+                raise RuntimeError("no runtime factory configured (worker.celery wires one)")
+            _current = (os.getpid(), _factory())
         return _current[1]
 
 

@@ -29,7 +29,7 @@ class ProfileSettings(_Frozen):
     terminal_id: int
     login_path: str = "/v2/user"
     resource_path: str = "/v2/gw/transaction"
-    token_placement: Literal["top_level", "params"] = "top_level"
+    token_placement: Literal["top_level", "params"] = "top_level"  # noqa: S105 - a place
     verify_tls: bool = True
     ca_bundle: str | None = None
     timeouts: Timeouts = Timeouts()

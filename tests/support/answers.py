@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from worker.jsonrpc import MAX_BODY_BYTES
+from worker.paynet.jsonrpc import MAX_BODY_BYTES
 
 HTML = b"<!DOCTYPE html><html><head><title>Bad Gateway</title></head><body>nginx</body></html>"
 LOGIN_RESULT = '{"agentId":"17627","terminalId":"4027096","userId":56530,"token":"T0kEn"}'
@@ -53,13 +53,13 @@ MALFORMED = "malformed"
 HTTP_ERROR = "http_error"
 NO_TOKEN = "no_token"
 BAD = "MalformedResponse"
-DOWN = "ProviderUnavailable"
+
 
 CORPUS: tuple[BadAnswer, ...] = (
     BadAnswer("html_with_200", 200, lambda _: HTML, MALFORMED, BAD, "text/html"),
-    BadAnswer("html_with_502", 502, lambda _: HTML, HTTP_ERROR, DOWN, "text/html"),
-    BadAnswer("plain_text_500", 500, lambda _: b"Internal Server Error", HTTP_ERROR, DOWN),
-    BadAnswer("json_not_json_rpc_503", 503, _text('{"status":"down"}'), HTTP_ERROR, DOWN),
+    BadAnswer("html_with_502", 502, lambda _: HTML, HTTP_ERROR, BAD, "text/html"),
+    BadAnswer("plain_text_500", 500, lambda _: b"Internal Server Error", HTTP_ERROR, BAD),
+    BadAnswer("json_not_json_rpc_503", 503, _text('{"status":"down"}'), HTTP_ERROR, BAD),
     BadAnswer("empty_body", 200, lambda _: b"", MALFORMED, BAD),
     BadAnswer("whitespace_body", 200, lambda _: b" \r\n ", MALFORMED, BAD),
     BadAnswer("truncated_body", 200, _truncated, MALFORMED, BAD),

@@ -12,7 +12,7 @@ from celery import Celery
 from celery.result import AsyncResult
 from sqlalchemy import Engine, select
 
-from worker.tables import ledger
+from worker.db.tables import ledger
 
 
 def payment(key: str, amount: Decimal | int = 15000, **params: Any) -> dict[str, Any]:

@@ -13,12 +13,13 @@ import sys
 from decimal import Decimal
 from typing import Any
 
-from worker import jsonrpc
+from worker import queues
+from worker.calls.reprs import call_repr
+from worker.calls.request import parse_call
 from worker.cli.common import FAILED, CommandError, Subparsers, add_command
 from worker.config import get_settings
 from worker.errors import InvalidRequest
-from worker.request import parse_call
-from worker.task_repr import call_repr
+from worker.paynet import jsonrpc
 
 EPILOG = (
     "Prints the JSON-RPC result as JSON on standard output and exits 0; prints the error's "
@@ -84,11 +85,11 @@ def run(args: argparse.Namespace) -> int:
 def _send(kwargs: dict[str, Any]) -> Any:
     from kombu.utils.url import maybe_sanitize_url
 
-    from worker.app import app
+    from worker.celery import app
 
     try:
         return app.send_task(
-            "paynet.call", kwargs=kwargs, queue="paynet", kwargsrepr=call_repr(kwargs)
+            queues.CALL_TASK, kwargs=kwargs, queue=queues.CALL_QUEUE, kwargsrepr=call_repr(kwargs)
         )
     except Exception as exc:  # kombu's OperationalError, or the result store's reconnect error
         broker = maybe_sanitize_url(str(app.conf.broker_url))

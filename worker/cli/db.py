@@ -6,8 +6,8 @@ import argparse
 
 from worker.cli.common import CommandError, Subparsers, add_command, database_errors
 from worker.config import get_settings
-from worker.database import make_engine
-from worker.schema import current_revision, head_revision, upgrade
+from worker.db.engine import make_engine
+from worker.db.schema import current_revision, head_revision, upgrade
 
 
 def register(subparsers: Subparsers) -> None:

@@ -14,9 +14,10 @@ from typing import TypeVar
 
 from worker.cli.common import CommandError, Subparsers, add_command
 from worker.config import get_settings
-from worker.database import make_engine
-from worker.db_retry import DatabaseUnavailable
-from worker.ledger_store import LedgerRecord, LedgerStore, State, encode_outcome
+from worker.core.outages import Unavailable
+from worker.db.engine import make_engine
+from worker.ledger.record import LedgerRecord, State
+from worker.ledger.store import LedgerStore, encode_outcome
 
 T = TypeVar("T")
 
@@ -44,8 +45,8 @@ def _with_store(action: Callable[[LedgerStore], T]) -> T:
     logging.getLogger("worker.database").disabled = True
     try:
         return action(LedgerStore(engine, retry_timeout=3))
-    except DatabaseUnavailable as exc:
-        raise CommandError(f"cannot read the ledger: {exc}") from None
+    except Unavailable as exc:
+        raise CommandError(f"cannot read the ledger: {exc.detail}") from None
     except Exception as exc:
         raise CommandError(
             f"cannot read the ledger ({type(exc).__name__}); is the database reachable and its "

@@ -8,13 +8,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+from worker import queues
+from worker.calls.reprs import refresh_repr
 from worker.cli.common import FAILED, CommandError, Subparsers, add_command, database_errors
 from worker.config import REPO_ROOT, get_settings
-from worker.crypto import KEY_VARIABLE, TokenKeyError, cipher_from_settings, new_key
-from worker.database import make_engine
-from worker.schema import SchemaBehind, ensure_current
-from worker.task_repr import refresh_repr
-from worker.token_store import Failure, TokenStore, utcnow
+from worker.core.clock import utcnow
+from worker.db.engine import make_engine
+from worker.db.schema import SchemaBehind, ensure_current
+from worker.tokens.crypto import KEY_VARIABLE, TokenKeyError, cipher_from_settings, new_key
+from worker.tokens.record import Failure
+from worker.tokens.store import TokenStore
 
 
 def register(subparsers: Subparsers) -> None:
@@ -88,7 +91,7 @@ def run_status(_args: argparse.Namespace) -> int:
 
 def run_refresh(args: argparse.Namespace) -> int:
     """Lift a refusal's cool-down and log in now; report the new generation or the failure."""
-    from worker.app import app
+    from worker.celery import app
 
     if args.profile not in get_settings().paynet.profiles:
         raise CommandError(f"unknown profile {args.profile!r}")
@@ -98,9 +101,9 @@ def run_refresh(args: argparse.Namespace) -> int:
         kwargs = {"profile": args.profile, "stale_generation": before.generation, "force": True}
         try:
             app.send_task(
-                "paynet.refresh_token",
+                queues.REFRESH_TASK,
                 kwargs=kwargs,
-                queue="paynet.token",
+                queue=queues.TOKEN_QUEUE,
                 kwargsrepr=refresh_repr(kwargs),
             )
         except Exception as exc:  # kombu's OperationalError: the broker is unreachable
@@ -117,11 +120,9 @@ def _await_generation(
         if record.generation > before:
             print(f"profile={profile} refreshed: generation {record.generation}")
             return 0
-        if _new_failure(failure, record.failure):
-            assert record.failure is not None
-            raise CommandError(
-                f"refresh failed: cause={record.failure.cause}: {record.failure.detail}", FAILED
-            )
+        latest = record.failure
+        if latest is not None and _new_failure(failure, latest):
+            raise CommandError(f"refresh failed: cause={latest.cause}: {latest.detail}", FAILED)
         time.sleep(0.2)
     last = store.load(profile).failure
     reason = f"; last failure: cause={last.cause}: {last.detail}" if last else ""

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from worker import metrics
-from worker.causes import Cause, LoginFailure
-from worker.client import PaynetClient
-from worker.coordination import Coordinator
-from worker.outages import Unavailable, translated
+from worker.core import metrics
+from worker.core.backoff import backoff
+from worker.core.causes import Cause
+from worker.core.clock import Clock
+from worker.core.outages import Unavailable, translated
+from worker.paynet.client import PaynetClient
+from worker.paynet.failures import LoginFailure
 from worker.settings import Settings, TokenSettings
-from worker.token_flow import backoff, refused_recently, usable
-from worker.token_store import Clock, TokenRecord, TokenStore
+from worker.tokens.coordination import Coordinator
+from worker.tokens.policy import refused_recently, usable
+from worker.tokens.record import TokenRecord
+from worker.tokens.store import TokenStore
 
 log = logging.getLogger("worker.refresh")
 
@@ -46,7 +50,7 @@ class Failed:
     retry_in: float | None  # None: permanent, do not retry
 
 
-Outcome = Refreshed | AlreadyFresh | Busy | Failed
+RefreshOutcome = Refreshed | AlreadyFresh | Busy | Failed
 
 
 @dataclass(frozen=True)
@@ -56,9 +60,10 @@ class Plan:
     retry_in: float | None = None  # try again after this many seconds, as ``attempt``
     attempt: int = 1
     hold: float | None = None  # done; keep new refresh requests out this long (a cool-down)
+    started: float | None = None  # epoch seconds the refresh task began, for its retries
 
 
-def plan_next(outcome: Outcome, attempt: int, elapsed: float, policy: TokenSettings) -> Plan:
+def plan_next(outcome: RefreshOutcome, attempt: int, elapsed: float, policy: TokenSettings) -> Plan:
     """Retry while waiting tasks may still use the token; past their bound, stop and cool down."""
     if isinstance(outcome, Busy) and elapsed + policy.wait_step < policy.wait_timeout:
         return Plan(policy.wait_step, attempt)
@@ -86,12 +91,20 @@ class Refresher:
         self.clock = clock
 
     def run(
-        self, profile: str, stale_generation: int, attempt: int, started: float, force: bool
+        self,
+        profile: str,
+        stale_generation: int,
+        attempt: int = 1,
+        started: float | None = None,
+        force: bool = False,
     ) -> Plan:
-        """One attempt of the refresh task begun at epoch ``started``; keeps or ends its request."""
+        """One attempt of the refresh task begun at epoch ``started`` (now, for the first);
+        keeps or ends its request."""
+        if started is None:
+            started = self.clock().timestamp()
         outcome = self.refresh(profile, stale_generation, attempt, force)
         elapsed = self.clock().timestamp() - started
-        plan = plan_next(outcome, attempt, elapsed, self.policy)
+        plan = replace(plan_next(outcome, attempt, elapsed, self.policy), started=started)
         try:
             if plan.retry_in is not None:
                 self.coordinator.keep_request(profile, stale_generation, plan.retry_in)
@@ -105,7 +118,7 @@ class Refresher:
 
     def refresh(
         self, profile: str, stale_generation: int, attempt: int = 1, force: bool = False
-    ) -> Outcome:
+    ) -> RefreshOutcome:
         started = time.monotonic()
         try:
             lock = self.coordinator.acquire(profile)
@@ -146,7 +159,7 @@ class Refresher:
 
     def _refresh_locked(
         self, profile: str, stale_generation: int, attempt: int, force: bool
-    ) -> Outcome:
+    ) -> RefreshOutcome:
         now = self.clock()
         with translated():
             record = self.store.load(profile)
@@ -154,9 +167,9 @@ class Refresher:
             record.generation > stale_generation and not force
         ):
             return AlreadyFresh(record.generation)
-        if not force and refused_recently(record, now, self.policy.refused_cooldown):
-            assert record.failure is not None
-            return Failed(LoginFailure(Cause(record.failure.cause), record.failure.detail), None)
+        refused = record.failure
+        if not force and refused and refused_recently(record, now, self.policy.refused_cooldown):
+            return Failed(LoginFailure(Cause(refused.cause), refused.detail), None)
         wait = self.coordinator.take_login_slot(profile)
         if wait > 0:
             return self._budget_exhausted(profile, record, wait)
@@ -179,7 +192,7 @@ class Refresher:
             self.store.record_failure(profile, failure.cause, detail, permanent=False)
         return Failed(failure, wait)
 
-    def _login(self, profile: str, expected: int, attempt: int, now: datetime) -> Outcome:
+    def _login(self, profile: str, expected: int, attempt: int, now: datetime) -> RefreshOutcome:
         client = self.clients[profile]
         url = client.profile.url(client.profile.login_path)
         log.info(

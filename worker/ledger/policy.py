@@ -1,10 +1,10 @@
 """What to do with an idempotency key, decided from plain values: no I/O, no clock of its own.
 
-Before a call ``decide`` reads the key's ledger row and answers: hand back the recorded outcome,
-refuse a conflicting request, send, wait for the task that is sending it right now, reconcile
-through the status method, or give up with ``OutcomeUnknown``. After a send ``judge_send`` says
-whether the answer is an outcome, a rejected token, a request that never left, or one whose fate
-is unknown; after a status call ``judge_status`` says found, not found, or cannot tell.
+Before a call ``decide_key`` reads the key's ledger row and answers: hand back the recorded
+outcome, refuse a conflicting request, send, hold while the task sending it right now works,
+reconcile through the status method, or leave it unresolved (``OutcomeUnknown``). What a send's
+answer means is judged on the wire (``worker.paynet.verdicts.judge_send``); after a status call
+``judge_status`` says found, not found, or cannot tell.
 
 Timing. A sender claims the key and talks to Paynet for at most ``connect + read`` seconds; a
 reconciler may look only after that, plus ``settle_delay`` for a request Paynet may still be
@@ -15,16 +15,16 @@ own time plus ``settle_delay``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from worker import jsonrpc
-from worker.client import HttpMalformed, TransportFailure
-from worker.fingerprint import Fingerprint
-from worker.ledger_store import FINISHED, LedgerRecord, Outcome, State
+from worker.core.backoff import backoff, step
+from worker.ledger.fingerprint import Fingerprint
+from worker.ledger.record import FINISHED, LedgerRecord, State
+from worker.paynet import jsonrpc
+from worker.paynet.verdicts import Exchange, Rejected
 from worker.settings import LedgerSettings, StatusMethod
-from worker.token_flow import backoff
 
 POLL_FIRST = 0.1  # seconds before looking at a key another task is sending, doubling
 POLL_MAX = 2.0  # and never longer, so a countdown message stays far below the visibility timeout
@@ -46,29 +46,13 @@ class LedgerWait:
     def polled(self) -> LedgerWait:
         return replace(self, polls=self.polls + 1)
 
-    def to_kwargs(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_kwargs(cls, value: Any) -> LedgerWait | None:
-        if value is None:
-            return None
-        if not isinstance(value, dict) or set(value) != {"polls", "checks", "first_check"}:
-            raise ValueError("_ledger must be the gateway's own ledger wait state")
-        polls, checks, first = value["polls"], value["checks"], value["first_check"]
-        if not isinstance(polls, int) or not isinstance(checks, int):
-            raise ValueError("_ledger holds values of the wrong type")
-        if first is not None and (isinstance(first, bool) or not isinstance(first, int | float)):
-            raise ValueError("_ledger holds values of the wrong type")
-        return cls(polls, checks, None if first is None else float(first))
-
 
 # What to do with the key.
 
 
 @dataclass(frozen=True)
 class Recorded:
-    outcome: Outcome
+    outcome: jsonrpc.Answer
 
 
 @dataclass(frozen=True)
@@ -82,7 +66,7 @@ class Send:
 
 
 @dataclass(frozen=True)
-class Wait:
+class Hold:
     countdown: float
     wait: LedgerWait
     reason: str
@@ -94,15 +78,15 @@ class Reconcile:
 
 
 @dataclass(frozen=True)
-class GiveUp:
+class Unresolved:
     reason: str
 
 
-Step = Recorded | Conflict | Send | Wait | Reconcile | GiveUp
+Step = Recorded | Conflict | Send | Hold | Reconcile | Unresolved
 
 
 def poll_delay(polls: int) -> float:
-    return float(min(POLL_MAX, POLL_FIRST * 2 ** min(polls, 16)))
+    return step(polls + 1, POLL_FIRST, POLL_MAX)
 
 
 def lease_end(now: datetime, connect: float, read: float, settle_delay: float) -> datetime:
@@ -110,7 +94,7 @@ def lease_end(now: datetime, connect: float, read: float, settle_delay: float) -
     return now + timedelta(seconds=connect + read + settle_delay)
 
 
-def decide(
+def decide_key(
     record: LedgerRecord,
     fingerprint: Fingerprint,
     now: datetime,
@@ -124,11 +108,11 @@ def decide(
         return Conflict(tuple(differences))
     if record.state in FINISHED:
         if record.outcome is None:
-            return GiveUp(f"the ledger says {record.state} but holds no outcome")
+            return Unresolved(f"the ledger says {record.state} but holds no outcome")
         return Recorded(record.outcome)
     if record.state is State.RECEIVED:
         if record.attempts >= MAX_SENDS:
-            return GiveUp(
+            return Unresolved(
                 f"claimed for sending {record.attempts} times without an outcome being "
                 "recorded (is a worker dying on it?); not sent again"
             )
@@ -137,56 +121,16 @@ def decide(
     remaining = (due - now).total_seconds()
     if record.state is State.SENT and remaining > 0:
         countdown = min(remaining, poll_delay(wait.polls))
-        return Wait(countdown, wait.polled(), "another task is sending it")
+        return Hold(countdown, wait.polled(), "another task is sending it")
     if not reconcilable:
-        return GiveUp(
+        return Unresolved(
             f"sent to Paynet ({record.detail or 'its sender was lost'}) with no outcome "
             f"recorded, and {record.fingerprint.method} has no status method to reconcile it: "
             "it may have executed at Paynet"
         )
     if remaining > 0:
-        return Wait(min(remaining, poll_delay(wait.polls)), wait.polled(), "letting Paynet settle")
+        return Hold(min(remaining, poll_delay(wait.polls)), wait.polled(), "letting Paynet settle")
     return Reconcile()
-
-
-# What the answer to a send means.
-
-
-@dataclass(frozen=True)
-class Answered:
-    outcome: Outcome
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """The token was refused: nothing executed."""
-
-
-@dataclass(frozen=True)
-class NotSent:
-    detail: str
-
-
-@dataclass(frozen=True)
-class InDoubt:
-    detail: str
-
-
-SendVerdict = Answered | Rejected | NotSent | InDoubt
-Exchange = jsonrpc.RpcResult | jsonrpc.RpcError | TransportFailure | HttpMalformed
-
-
-def judge_send(exchange: Exchange, unauthorized_codes: tuple[int, ...]) -> SendVerdict:
-    """Only a well-formed answer is an outcome; no answer, or a garbled one, is not a guess."""
-    if isinstance(exchange, jsonrpc.RpcResult):
-        return Answered(exchange)
-    if isinstance(exchange, jsonrpc.RpcError):
-        return Rejected() if exchange.code in unauthorized_codes else Answered(exchange)
-    if isinstance(exchange, TransportFailure):
-        if not exchange.maybe_sent:
-            return NotSent(f"{exchange}: nothing was sent")
-        return InDoubt(f"no answer ({exchange})")
-    return InDoubt(f"unusable answer ({exchange})")
 
 
 # What a status call says.
@@ -236,17 +180,17 @@ def judge_status(
 
 def after_inconclusive(
     wait: LedgerWait | None, now: float, policy: LedgerSettings, rand: float | None = None
-) -> Wait | GiveUp:
+) -> Hold | Unresolved:
     """Another status call later, until ``reconcile_timeout`` has passed since the first."""
     wait = wait or LedgerWait()
     first = wait.first_check if wait.first_check is not None else now
     checks = wait.checks + 1
     elapsed = now - first
     if elapsed >= policy.reconcile_timeout:
-        return GiveUp(
+        return Unresolved(
             f"{checks} status calls could not tell within {policy.reconcile_timeout:g} s "
             "whether it executed at Paynet"
         )
     delay = backoff(checks, CHECK_BACKOFF_FIRST, CHECK_BACKOFF_MAX, rand)
     countdown = min(delay, policy.reconcile_timeout - elapsed)
-    return Wait(countdown, replace(wait, checks=checks, first_check=first), "status unclear")
+    return Hold(countdown, replace(wait, checks=checks, first_check=first), "status unclear")

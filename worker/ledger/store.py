@@ -18,58 +18,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import Enum
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, RowMapping, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from worker import jsonrpc
-from worker.db_retry import retrying
-from worker.fingerprint import Fingerprint
-from worker.tables import ledger
-from worker.token_store import Clock, utcnow
+from worker.core.clock import Clock, as_utc, utcnow
+from worker.core.retry import retrying
+from worker.db.tables import ledger
+from worker.ledger.fingerprint import Fingerprint
+from worker.ledger.record import IN_DOUBT, LedgerRecord, State
+from worker.paynet import jsonrpc
 
 T = TypeVar("T")
 
-Outcome = jsonrpc.RpcResult | jsonrpc.RpcError
 
-
-class State(str, Enum):
-    RECEIVED = "received"  # known; nothing is at Paynet (or it was shown not to be)
-    SENT = "sent"  # claimed by a sender, who may be talking to Paynet right now
-    SUCCEEDED = "succeeded"  # Paynet answered a result (or reconciliation found it)
-    FAILED = "failed"  # Paynet answered an error other than unauthorized
-    UNKNOWN = "unknown"  # sent, and whether it executed is not known (yet)
-
-    def __str__(self) -> str:
-        return self.value
-
-
-FINISHED = frozenset({State.SUCCEEDED, State.FAILED})
-IN_DOUBT = frozenset({State.SENT, State.UNKNOWN})
-
-
-@dataclass(frozen=True)
-class LedgerRecord:
-    key: str
-    fingerprint: Fingerprint
-    state: State
-    outcome: Outcome | None
-    detail: str | None
-    attempts: int
-    owner: str | None
-    created_at: datetime
-    updated_at: datetime
-    sent_at: datetime | None = None
-    check_after: datetime | None = None
-    finished_at: datetime | None = None
-
-
-def encode_outcome(outcome: Outcome) -> str:
+def encode_outcome(outcome: jsonrpc.Answer) -> str:
     """JSON with every Decimal written digit for digit (amounts stay exact)."""
     if isinstance(outcome, jsonrpc.RpcResult):
         return jsonrpc.encode({"result": outcome.value}).decode("utf-8")
@@ -77,7 +43,7 @@ def encode_outcome(outcome: Outcome) -> str:
     return jsonrpc.encode({"error": error}).decode("utf-8")
 
 
-def decode_outcome(text: str) -> Outcome:
+def decode_outcome(text: str) -> jsonrpc.Answer:
     document = jsonrpc.decode(text.encode("utf-8"))
     if "result" in document:
         return jsonrpc.RpcResult(document["result"])
@@ -85,17 +51,11 @@ def decode_outcome(text: str) -> Outcome:
     return jsonrpc.RpcError(int(error["code"]), str(error["message"]), error.get("data"))
 
 
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything stored here is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 def _record(row: RowMapping) -> LedgerRecord:
     fingerprint = Fingerprint(row["profile"], row["path"], row["method"], row["params_sha256"])
     created, updated = as_utc(row["created_at"]), as_utc(row["updated_at"])
-    assert created is not None and updated is not None
+    if created is None or updated is None:  # NOT NULL columns: only a damaged row lacks them
+        raise LookupError(f"ledger row {row['idempotency_key']!r} has no creation time")
     return LedgerRecord(
         key=row["idempotency_key"],
         fingerprint=fingerprint,
@@ -158,7 +118,8 @@ class LedgerStore:
         def operation(conn: Connection) -> LedgerRecord:
             _insert_if_absent(conn, values)
             record = self._read(conn, key)
-            assert record is not None
+            if record is None:  # inserted, or already there, in this very transaction
+                raise LookupError(f"ledger key {key!r} vanished")
             return record
 
         return self._run(f"opening ledger key {key!r}", operation)
@@ -204,12 +165,12 @@ class LedgerStore:
         }
         return self._transition("claim", key, {State.RECEIVED}, values)
 
-    def finish(self, key: str, owner: str, outcome: Outcome, detail: str) -> LedgerRecord:
+    def finish(self, key: str, owner: str, outcome: jsonrpc.Answer, detail: str) -> LedgerRecord:
         """The sender records Paynet's answer, unless another claim came after its own."""
         values = self._final(outcome, detail)
         return self._transition("recording the outcome", key, IN_DOUBT, values, owner=owner)
 
-    def _final(self, outcome: Outcome, detail: str) -> dict[str, Any]:
+    def _final(self, outcome: jsonrpc.Answer, detail: str) -> dict[str, Any]:
         """The columns of a finished payment: Paynet's answer, whoever recorded it."""
         state = State.SUCCEEDED if isinstance(outcome, jsonrpc.RpcResult) else State.FAILED
         return {
@@ -240,7 +201,7 @@ class LedgerStore:
             "marking unknown", key, IN_DOUBT, values, owner=owner, attempts=attempts
         )
 
-    def settle(self, key: str, attempts: int, outcome: Outcome, detail: str) -> LedgerRecord:
+    def settle(self, key: str, attempts: int, outcome: jsonrpc.Answer, detail: str) -> LedgerRecord:
         """Reconciliation found the payment at Paynet: record what the status call returned."""
         values = self._final(outcome, detail)
         return self._transition("settling", key, IN_DOUBT, values, attempts=attempts)

@@ -13,23 +13,25 @@ from __future__ import annotations
 import logging
 import threading
 
-from worker import metrics
-from worker.causes import Cause
-from worker.coordination import Coordinator
-from worker.outages import Unavailable, translated
+from worker.core import metrics
+from worker.core.causes import Cause
+from worker.core.clock import Clock
+from worker.core.outages import Unavailable, translated
 from worker.settings import TokenSettings
-from worker.token_flow import (
+from worker.tokens.coordination import Coordinator
+from worker.tokens.policy import (
     AwaitRefresh,
     Decision,
+    TokenWait,
     UseToken,
-    WaitState,
     after_rejection,
-    decide,
+    decide_token,
     during_outage,
     usable,
     wait_after_rejection,
 )
-from worker.token_store import Clock, TokenRecord, TokenStore
+from worker.tokens.record import TokenRecord
+from worker.tokens.store import TokenStore
 
 log = logging.getLogger("worker.token")
 
@@ -47,7 +49,7 @@ class TokenProvider:
         self._outages: set[Cause] = set()
         self.store_reads = 0
 
-    def token(self, profile: str, wait: WaitState | None) -> Decision:
+    def token(self, profile: str, wait: TokenWait | None) -> Decision:
         decision = self._token(profile, wait)
         if wait is not None and not isinstance(decision, AwaitRefresh):
             waited = self.clock().timestamp() - wait.since
@@ -58,22 +60,22 @@ class TokenProvider:
             metrics.token_wait(profile, waited, outcome)
         return decision
 
-    def _token(self, profile: str, wait: WaitState | None) -> Decision:
+    def _token(self, profile: str, wait: TokenWait | None) -> Decision:
         if wait is None:
             with self._lock:
                 cached = self._cache.get(profile)
-            if cached is not None and usable(cached, self.clock(), self.policy.expiry_leeway):
-                assert cached.token is not None
+            fresh = cached is not None and usable(cached, self.clock(), self.policy.expiry_leeway)
+            if fresh and cached is not None and cached.token is not None:
                 return UseToken(cached.token, cached.generation)
         try:
             record = self._load(profile)
         except Unavailable as outage:
             return self._outage(profile, wait, outage)
-        return self._act(record, decide(record, self.clock(), wait, self.policy))
+        return self._act(record, decide_token(record, self.clock(), wait, self.policy))
 
     def rejected(
-        self, profile: str, generation: int, wait: WaitState | None
-    ) -> tuple[Decision, WaitState]:
+        self, profile: str, generation: int, wait: TokenWait | None
+    ) -> tuple[Decision, TokenWait]:
         """Forget the rejected token; decide from the database, counting one more cycle."""
         metrics.rejection(profile)
         with self._lock:
@@ -109,7 +111,7 @@ class TokenProvider:
             self._recovered(Cause.REDIS_UNAVAILABLE)
         return decision
 
-    def _outage(self, profile: str, wait: WaitState | None, outage: Unavailable) -> Decision:
+    def _outage(self, profile: str, wait: TokenWait | None, outage: Unavailable) -> Decision:
         with self._lock:
             began = outage.cause not in self._outages
             self._outages.add(outage.cause)

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from worker.redaction import register_secret
+from worker.core.redaction import register_secret
 from worker.settings import SecuritySettings
 
 KEY_VARIABLE = "PAYNET_TOKEN_KEY"
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("worker.crypto")
 
 
 class TokenKeyError(Exception):

@@ -36,8 +36,6 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server, values
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from worker import jsonrpc
-
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 WAIT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -123,11 +121,6 @@ def paynet_call(method: str, outcome: str, seconds: float) -> None:
 def refresh_request(profile: str, enqueued: bool) -> None:
     result = "enqueued" if enqueued else "deduplicated"
     _metrics().refresh_requests.labels(profile, result).inc()
-
-
-def answer_outcome(answer: jsonrpc.Answer) -> str:
-    """The ``outcome`` label of a call that got a JSON-RPC answer (rejections included)."""
-    return "result" if isinstance(answer, jsonrpc.RpcResult) else "rpc_error"
 
 
 # Serving, in the worker's main process

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 import uuid
 from collections.abc import Callable
 
@@ -19,8 +18,9 @@ from redis import Redis
 from redis.exceptions import LockError
 from redis.lock import Lock
 
-from worker import metrics
-from worker.outages import translated
+from worker.core import metrics
+from worker.core.clock import Clock, utcnow
+from worker.core.outages import translated
 from worker.settings import TokenSettings
 
 Enqueue = Callable[[str, int], None]
@@ -43,8 +43,11 @@ return math.max(1, tonumber(oldest[2]) + window - now)
 
 
 class Coordinator:
-    def __init__(self, redis: Redis, policy: TokenSettings, enqueue: Enqueue) -> None:
+    def __init__(
+        self, redis: Redis, policy: TokenSettings, enqueue: Enqueue, clock: Clock = utcnow
+    ) -> None:
         self.redis = redis
+        self.clock = clock
         self.policy = policy
         self.enqueue = enqueue
         self._take_login_slot = redis.register_script(_TAKE_LOGIN_SLOT)
@@ -113,7 +116,7 @@ class Coordinator:
         At most ``max_logins`` in any ``window`` seconds, across every worker and host.
         """
         budget = self.policy.login_budget
-        now = time.time() if now is None else now
+        now = self.clock().timestamp() if now is None else now
         args: list[int | str] = [
             int(now * 1000),
             int(budget.window * 1000),

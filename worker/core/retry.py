@@ -1,9 +1,10 @@
-"""Transient database faults (a restart, a dropped connection) retried with backoff, in a bound.
+"""Database outages (a restart, a dropped connection) retried with backoff, within a bound.
 
 A payment must never fail, or be lost, because PostgreSQL dropped a connection for a moment:
 ``pg_terminate_backend``, a failover or a restart each surface as one ``OperationalError`` on
 the statement that was running. The operations handed to ``retrying`` are written so that
-running them again is safe even when the first try did commit (see ``worker/ledger_store.py``).
+running them again is safe even when the first try did commit (see ``worker/ledger/store.py``).
+Past the bound the outage is an ``Unavailable`` like any other.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
-from worker.token_flow import backoff
+from worker.core.backoff import backoff
+from worker.core.causes import Cause
+from worker.core.outages import Unavailable, database_outage, first_line
 
 log = logging.getLogger("worker.database")
 
@@ -25,24 +28,6 @@ FIRST_DELAY = 0.05
 MAX_DELAY = 2.0
 
 
-class DatabaseUnavailable(Exception):
-    """The database did not answer within the retry bound; the message names the operation."""
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Connection lost, server restarting, lock timeout: worth another try."""
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
-
-
-def short_reason(exc: DBAPIError) -> str:
-    """The driver's first line, without SQLAlchemy's statement and parameters."""
-    original = exc.orig if exc.orig is not None else exc
-    first = str(original).strip().splitlines()[0] if str(original).strip() else ""
-    return f"{type(original).__name__}: {first[:200]}"
-
-
 def retrying(
     operation: Callable[[], T],
     what: str,
@@ -50,18 +35,18 @@ def retrying(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
-    """Run ``operation``; on a transient fault wait and run it again until ``timeout`` passes."""
+    """Run ``operation``; on an outage wait and run it again until ``timeout`` passes."""
     deadline = clock() + timeout
     attempt = 0
     while True:
         try:
             return operation()
         except DBAPIError as exc:
-            if not is_transient(exc):
+            if not database_outage(exc):
                 raise
             attempt += 1
             delay = backoff(attempt, FIRST_DELAY, MAX_DELAY)
-            reason = short_reason(exc)
+            reason = first_line(exc)
             if clock() + delay > deadline:
                 log.error(
                     "database unavailable: %s failed %d times within %gs, giving up: %s",
@@ -70,8 +55,9 @@ def retrying(
                     timeout,
                     reason,
                 )
-                raise DatabaseUnavailable(
-                    f"the database did not answer {what} within {timeout:g} s ({reason})"
+                raise Unavailable(
+                    Cause.DATABASE_UNAVAILABLE,
+                    f"the database did not answer {what} within {timeout:g} s ({reason})",
                 ) from None
             log.warning(
                 "database fault during %s (attempt %d), retrying in %.2fs: %s",

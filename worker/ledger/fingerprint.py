@@ -15,8 +15,6 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
-from worker.request import CallRequest
-
 
 @dataclass(frozen=True)
 class Fingerprint:
@@ -67,7 +65,7 @@ def canonical_json(value: Any) -> str:
     raise ValueError(f"params hold a {type(value).__name__}, which is not JSON")
 
 
-def fingerprint(request: CallRequest, default_path: str) -> Fingerprint:
+def fingerprint(profile: str, path: str, method: str, params: dict[str, Any]) -> Fingerprint:
     """Raises ``ValueError`` for params that are not JSON (then nothing may be sent)."""
-    digest = hashlib.sha256(canonical_json(request.params).encode("utf-8")).hexdigest()
-    return Fingerprint(request.profile, request.path or default_path, request.method, digest)
+    digest = hashlib.sha256(canonical_json(params).encode("utf-8")).hexdigest()
+    return Fingerprint(profile, path, method, digest)

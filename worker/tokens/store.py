@@ -7,35 +7,21 @@ lock was lost can never overwrite a newer token.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Literal
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from worker.causes import Cause
-from worker.crypto import TokenCipher, Undecryptable
-from worker.redaction import register_token
-from worker.tables import tokens
+from worker.core.causes import Cause
+from worker.core.clock import Clock, as_utc, utcnow
+from worker.core.redaction import register_token
+from worker.db.tables import tokens
+from worker.tokens.crypto import TokenCipher, Undecryptable
+from worker.tokens.record import Failure, TokenRecord
 
-log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Failure:
-    cause: str
-    detail: str
-    at: datetime
-    permanent: bool
-    consecutive: int
+log = logging.getLogger("worker.token_store")
 
 
 @dataclass(frozen=True)
@@ -44,25 +30,6 @@ class Rewrapped:
 
     rotated: int
     undecryptable: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class TokenRecord:
-    """What the database holds for a profile; ``token`` is None when there is none usable."""
-
-    profile: str
-    generation: int
-    token: str | None = None
-    issued_at: datetime | None = None
-    expires_at: datetime | None = None
-    failure: Failure | None = None
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 class TokenStore:
@@ -81,7 +48,7 @@ class TokenStore:
             failure = Failure(
                 row.failure_cause,
                 row.failure_detail or "",
-                _aware(row.failure_at) or self.clock(),
+                as_utc(row.failure_at) or self.clock(),
                 bool(row.failure_permanent),
                 row.consecutive_failures,
             )
@@ -89,8 +56,8 @@ class TokenStore:
             profile,
             row.generation,
             self._decrypt(profile, row.token_ciphertext, row.generation),
-            _aware(row.issued_at),
-            _aware(row.expires_at),
+            as_utc(row.issued_at),
+            as_utc(row.expires_at),
             failure,
         )
 

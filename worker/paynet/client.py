@@ -16,32 +16,15 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
 
-from worker import jsonrpc, metrics
-from worker.causes import Cause, LoginFailure
-from worker.redaction import register_secret, register_token
+from worker.core import metrics
+from worker.core.causes import Cause
+from worker.core.redaction import register_secret, register_token
+from worker.paynet import jsonrpc
+from worker.paynet.failures import HttpAnswer, HttpMalformed, LoginFailure, TransportFailure
+from worker.paynet.verdicts import judge_login
 from worker.settings import ProfileSettings
 
 _ids = itertools.count(1)
-_MESSAGE_LIMIT = 200  # a provider's message is data, not something to log at any length
-
-
-@dataclass(frozen=True)
-class TransportFailure(Exception):
-    """The request got no usable HTTP answer."""
-
-    cause: Cause
-    detail: str
-    maybe_sent: bool
-
-    def __str__(self) -> str:
-        return f"{self.cause.value}: {self.detail}"
-
-
-@dataclass(frozen=True)
-class HttpAnswer:
-    status: int
-    body: bytes
-    elapsed: float
 
 
 @dataclass(frozen=True)
@@ -142,7 +125,7 @@ class PaynetClient:
             malformed = HttpMalformed(answer.status, exc.reason)
             metrics.paynet_call(method, str(malformed.cause), answer.elapsed)
             raise malformed from None
-        metrics.paynet_call(method, metrics.answer_outcome(parsed), answer.elapsed)
+        metrics.paynet_call(method, outcome_label(parsed), answer.elapsed)
         return parsed, answer
 
     def login(self) -> LoginSuccess:
@@ -162,42 +145,9 @@ class PaynetClient:
         return LoginSuccess(token, answer.elapsed)
 
 
-@dataclass(frozen=True)
-class HttpMalformed(Exception):
-    """An HTTP answer whose body is not a JSON-RPC answer to our request."""
-
-    status: int
-    reason: str
-
-    @property
-    def cause(self) -> Cause:
-        return Cause.HTTP_ERROR if self.status >= 400 else Cause.MALFORMED
-
-    def __str__(self) -> str:
-        return f"HTTP {self.status}, {self.reason}"
-
-
-def judge_login(
-    answer: HttpAnswer, request_id: int, transient_codes: frozenset[int] = frozenset()
-) -> str:
-    """The token from a login answer, or the classified reason there is none.
-
-    Any JSON-RPC error to a login refuses the credentials, except codes configured as transient.
-    """
-    try:
-        parsed = jsonrpc.parse_answer(answer.body, request_id)
-    except jsonrpc.MalformedAnswer as exc:
-        failure = HttpMalformed(answer.status, exc.reason)
-        raise LoginFailure(failure.cause, str(failure)) from None
-    if isinstance(parsed, jsonrpc.RpcError):
-        cause = Cause.LOGIN_ERROR if parsed.code in transient_codes else Cause.REFUSED
-        message = parsed.message[:_MESSAGE_LIMIT]
-        raise LoginFailure(cause, f"Paynet answered the login with {parsed.code} {message}")
-    result = parsed.value
-    token = result.get("token") if isinstance(result, dict) else None
-    if not isinstance(token, str) or not token.strip():
-        raise LoginFailure(Cause.NO_TOKEN, "the login result holds no token")
-    return token
+def outcome_label(answer: jsonrpc.Answer) -> str:
+    """The ``outcome`` label of a call that got a JSON-RPC answer (rejections included)."""
+    return "result" if isinstance(answer, jsonrpc.RpcResult) else "rpc_error"
 
 
 def _read_limited(response: requests.Response) -> bytes:

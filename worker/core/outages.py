@@ -1,20 +1,19 @@
-"""Redis or the database out of reach, translated once into ``Unavailable`` with its cause.
+"""Redis or the database out of reach: one classifier, translated once into ``Unavailable``.
 
-The token path must turn an outage into a wait and then a clear ``TokenUnavailable``, never an
-unhandled ``redis.ConnectionError`` or ``OperationalError``. Only errors that mean "cannot reach
-the server" are translated; a wrong query or script still surfaces as the bug it is.
+Every path must turn an outage into a wait and then a clear error, never an unhandled
+``redis.ConnectionError`` or ``OperationalError``. Only errors that mean "cannot reach the
+server" count; a wrong query or script still surfaces as the bug it is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import redis.exceptions
 import sqlalchemy.exc
 
-from worker.causes import Cause
+from worker.core.causes import Cause
 
 REDIS_ERRORS: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,  # refused, reset, DNS, loading
@@ -30,18 +29,26 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
 _DETAIL_LIMIT = 200
 
 
-@dataclass(frozen=True)
 class Unavailable(Exception):
     """Redis or the database could not be reached; ``detail`` is safe to log."""
 
-    cause: Cause
-    detail: str
+    def __init__(self, cause: Cause, detail: str) -> None:
+        super().__init__(cause, detail)
+        self.cause = cause
+        self.detail = detail
 
     def __str__(self) -> str:
         return f"{self.cause.value}: {self.detail}"
 
 
-def _first_line(exc: BaseException) -> str:
+def database_outage(exc: BaseException) -> bool:
+    """The database could not be reached, or dropped the connection: worth another try."""
+    if isinstance(exc, DATABASE_ERRORS):
+        return True
+    return isinstance(exc, sqlalchemy.exc.DBAPIError) and bool(exc.connection_invalidated)
+
+
+def first_line(exc: BaseException) -> str:
     """The driver's own message, first line only: SQLAlchemy appends the SQL and parameters."""
     origin = getattr(exc, "orig", None) or exc
     lines = str(origin).strip().splitlines()
@@ -56,6 +63,10 @@ def translated() -> Iterator[None]:
     try:
         yield
     except REDIS_ERRORS as exc:
-        raise Unavailable(Cause.REDIS_UNAVAILABLE, _first_line(exc)) from None
+        raise Unavailable(Cause.REDIS_UNAVAILABLE, first_line(exc)) from None
+    except sqlalchemy.exc.DBAPIError as exc:
+        if not database_outage(exc):
+            raise
+        raise Unavailable(Cause.DATABASE_UNAVAILABLE, first_line(exc)) from None
     except DATABASE_ERRORS as exc:
-        raise Unavailable(Cause.DATABASE_UNAVAILABLE, _first_line(exc)) from None
+        raise Unavailable(Cause.DATABASE_UNAVAILABLE, first_line(exc)) from None

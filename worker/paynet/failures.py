@@ -1,0 +1,64 @@
+"""What can go wrong on the wire, as plain values and exceptions: no I/O, no HTTP library.
+
+``TransportFailure`` (no usable HTTP answer; ``maybe_sent`` says whether the request may have
+reached Paynet), ``HttpMalformed`` (an HTTP answer that is not JSON-RPC to our request) and
+``LoginFailure`` (a classified failure to log in). Every ``detail`` is safe to log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from worker.core.causes import PERMANENT, Cause
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    body: bytes
+    elapsed: float
+
+
+class TransportFailure(Exception):
+    """The request got no usable HTTP answer."""
+
+    def __init__(self, cause: Cause, detail: str, maybe_sent: bool) -> None:
+        super().__init__(cause, detail, maybe_sent)
+        self.cause = cause
+        self.detail = detail
+        self.maybe_sent = maybe_sent
+
+    def __str__(self) -> str:
+        return f"{self.cause.value}: {self.detail}"
+
+
+class HttpMalformed(Exception):
+    """An HTTP answer whose body is not a JSON-RPC answer to our request."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(status, reason)
+        self.status = status
+        self.reason = reason
+
+    @property
+    def cause(self) -> Cause:
+        return Cause.HTTP_ERROR if self.status >= 400 else Cause.MALFORMED
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status}, {self.reason}"
+
+
+class LoginFailure(Exception):
+    """A classified failure to log in; ``detail`` is safe to log (no secret ever goes in)."""
+
+    def __init__(self, cause: Cause, detail: str) -> None:
+        super().__init__(cause, detail)
+        self.cause = cause
+        self.detail = detail
+
+    @property
+    def permanent(self) -> bool:
+        return self.cause in PERMANENT
+
+    def __str__(self) -> str:
+        return f"{self.cause.value}: {self.detail}"

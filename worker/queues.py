@@ -1,0 +1,9 @@
+"""Task and queue names: the contract producers route by, written here once."""
+
+from __future__ import annotations
+
+CALL_TASK = "paynet.call"
+REFRESH_TASK = "paynet.refresh_token"
+
+CALL_QUEUE = "paynet"  # payments: what producers send
+TOKEN_QUEUE = "paynet.token"  # noqa: S105 - a queue name. Refreshes, and calls that waited once already
