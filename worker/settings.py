@@ -103,7 +103,7 @@ class StatusMethod(_Frozen):
 
 
 class LedgerSettings(_Frozen):
-    """The idempotency ledger; durations in seconds (see worker/ledger_flow.py for timing)."""
+    """The idempotency ledger; durations in seconds (see worker/ledger/policy.py for timing)."""
 
     settle_delay: float = Field(2.0, ge=0)
     # Status calls that cannot tell are repeated for this long, then the task ends OutcomeUnknown.

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from simulator import Simulator
 from worker.paynet.jsonrpc import MAX_BODY_BYTES
 
 HTML = b"<!DOCTYPE html><html><head><title>Bad Gateway</title></head><body>nginx</body></html>"
@@ -187,3 +188,17 @@ NO_TOKEN_LOGINS: tuple[BadAnswer, ...] = (
         "login_result_null", 200, _text('{"jsonrpc":"2.0","id":ID,"result":null}'), NO_TOKEN, ""
     ),
 )
+
+
+ANY_ID = 1  # the raw fault cannot know the request's id; every kind here is bad whatever it is
+
+
+def serve(simulator: Simulator, target: str, bad: BadAnswer) -> None:
+    simulator.inject_fault(
+        target,
+        "raw",
+        count=1,
+        status=bad.status,
+        body=bad.body(ANY_ID),
+        content_type=bad.content_type,
+    )

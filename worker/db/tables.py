@@ -37,7 +37,7 @@ tokens = Table(
 LEDGER_STATES = ("received", "sent", "succeeded", "failed", "unknown")
 
 # One row per idempotency key: what was asked (the fingerprint), how far it got (the state), and
-# what Paynet answered. Every state change is one conditional UPDATE (worker/ledger_store.py).
+# what Paynet answered. Every state change is one conditional UPDATE (worker/ledger/store.py).
 ledger = Table(
     "paynet_ledger",
     metadata,

@@ -1,12 +1,6 @@
 """The idempotency ledger: one row per key, every state change one conditional UPDATE.
 
-States::
-
-    received ──claim──▶ sent ──answer──▶ succeeded | failed
-       ▲                 │ └──no answer──▶ unknown ──status: found──▶ succeeded
-       └──── nothing was sent (-9999, connection refused) / status: not found ◀┘
-
-A claim moves ``received`` to ``sent`` only where the row is still ``received``, so of two
+The states and how they change are drawn in ``worker/ledger/record.py``. A claim moves ``received`` to ``sent`` only where the row is still ``received``, so of two
 workers holding the same key exactly one sends. Each claim writes a fresh owner nonce; every
 later change by that sender is conditional on it, every change by a reconciler on the number of
 attempts it looked at. Each method returns the row as it stands after its statement, and callers

@@ -6,26 +6,18 @@ Two refreshers here stand for two hosts; they share nothing but PostgreSQL, Redi
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from redis import Redis
 
 from simulator import Simulator
+from tests.support.waiting import wait_for
 from worker.config import load_settings
 from worker.runtime import Runtime, build_runtime
 from worker.settings import LoginBudget, TokenSettings
 from worker.tokens.coordination import Coordinator
 from worker.tokens.refresher import AlreadyFresh, Refreshed, RefreshOutcome
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from devservices.ports import free_port
 from simulator import Simulator
 from tests.conftest import call
+from tests.support.waiting import wait_for
 from tests.support.workers import WorkerPool
 from worker.core import metrics
 from worker.paynet import jsonrpc
@@ -44,13 +44,6 @@ def total(
         for (sample, sample_labels), value in samples.items()
         if sample == name and set(labels.items()) <= set(sample_labels)
     )
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
 
 
 @pytest.mark.slow

@@ -16,17 +16,10 @@ from devservices.stack import Services
 from simulator import Simulator
 from tests.conftest import call
 from tests.support.payments import count_states, pay, wait_until_final
+from tests.support.waiting import wait_for
 from tests.support.workers import WorkerPool
 
 FAST_REDELIVERY = {"CELERY_VISIBILITY_TIMEOUT": "10"}
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
 
 
 def executed(simulator: Simulator) -> int:
@@ -47,7 +40,7 @@ def test_a_worker_killed_mid_call_has_its_payment_redelivered_and_reconciled_not
     pay(producer, "warm-up").get(timeout=60)
     simulator.configure(call_latency=2)  # the payment is at Paynet when its worker dies
     result = pay(producer, "killed-1")
-    wait_for(lambda: simulator.stats()["calls_by_method"]["performTransaction"] == 2)
+    wait_for(lambda: simulator.stats()["calls_by_method"]["performTransaction"] == 2, timeout=60.0)
     workers.workers[0].kill()  # SIGKILL, whole process group: no ack, no outcome recorded
     workers.add()
     assert result.get(timeout=90)["agentTransactionId"] == "killed-1"
@@ -72,7 +65,7 @@ def test_redis_restarted_mid_run_loses_no_payment_and_doubles_none(
     simulator.configure(call_latency=0.1)
     keys = [f"redis-{i}" for i in range(120)]
     results = [pay(producer, key) for key in keys]
-    wait_for(lambda: executed(simulator) >= 30)
+    wait_for(lambda: executed(simulator) >= 30, timeout=60.0)
     # The broker keeps its queues across the restart, as a production Redis with persistence
     # does; the embedded one is started without, so ask it to save on shutdown.
     redis_client.config_set("save", "3600 1")

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from worker.config import ConfigError, load_settings, parse_settings
 from worker.settings import ProfileSettings, Settings
 
-SHIPPED = Path(__file__).resolve().parents[1] / "config.yaml"
+SHIPPED = Path(__file__).resolve().parents[2] / "config.yaml"
 PASSWORD = "pw-settings-Vb61-secret"
 KEY = Fernet.generate_key().decode()
 ENV = {"PAYNET_PASSWORD": PASSWORD, "PAYNET_TOKEN_KEY": KEY}

@@ -8,7 +8,7 @@ import pytest
 
 from worker.config import ConfigError, load_settings, parse_settings
 
-SHIPPED = Path(__file__).resolve().parents[1] / "config.yaml"
+SHIPPED = Path(__file__).resolve().parents[2] / "config.yaml"
 SECRET = "pw-very-secret-Zx81"
 ENV = {"PAYNET_PASSWORD": SECRET}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -11,18 +10,11 @@ from celery.result import ResultSet
 
 from simulator import Simulator
 from tests.conftest import call
+from tests.support.waiting import wait_for
 from tests.support.workers import WorkerPool
 
 TASKS = 240
 REVOCATIONS = 3
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.02)
 
 
 def run_storm(producer: Celery, simulator: Simulator) -> None:

@@ -26,7 +26,7 @@ from simulator.control import SimulatorControlError
 USERNAME = DEFAULT_ACCOUNT.username
 PASSWORD = DEFAULT_ACCOUNT.password
 TERMINAL_ID = 4027096
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

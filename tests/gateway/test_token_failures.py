@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from simulator import Simulator
 from tests.conftest import call
 from tests.support.answers import HTML
 from tests.support.tcp_proxy import TcpProxy, postgres_target, postgres_via
+from tests.support.waiting import wait_for
 from tests.support.workers import REPO_ROOT, WorkerPool
 
 TASKS = 20
@@ -37,14 +37,6 @@ FAST = {
     "PAYNET_LOGIN_BUDGET": str(BUDGET),
     "PAYNET_LOGIN_BUDGET_WINDOW": "600",
 }
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.02)
 
 
 def outcomes(results: Iterable[AsyncResult], timeout: float = 60.0) -> list[tuple[str, str]]:

@@ -5,7 +5,7 @@ a new one started. Its messages come back after the visibility timeout; payments
 are reconciled through the status method. The simulator counts executions per agent id (each
 payment's agent id is its idempotency key), so a payment executed twice cannot hide.
 
-Rerun: ``python -m pytest tests/test_chaos.py -m slow -s -p no:cacheprovider`` (the figures
+Rerun: ``python -m pytest tests/gateway/test_chaos.py -m slow -s -p no:cacheprovider`` (the figures
 are printed).
 """
 
@@ -23,9 +23,9 @@ from celery import Celery
 from sqlalchemy import Engine, select
 
 from simulator import Simulator
+from tests.gateway.test_idempotency import config_without_status_methods
 from tests.support.payments import count_states, ledger_states, pay, wait_until_final
 from tests.support.workers import WorkerPool
-from tests.test_idempotency import config_without_status_methods
 from worker.db.tables import ledger
 
 STOP_KILLING_AT = 0.9  # share of payments final after which the kills stop, so the tail settles

@@ -30,7 +30,7 @@ from devservices import (
 from devservices.ports import is_listening
 from devservices.urls import postgres_url
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MACHINE_POSTGRES = "postgresql://127.0.0.1:5432/test"
 MACHINE_REDIS = "redis://127.0.0.1:6379/0"
 
