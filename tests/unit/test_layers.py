@@ -88,9 +88,7 @@ def test_the_pure_decisions_import_no_io_library(name: str) -> None:
         if current not in seen:
             seen.add(current)
             pending.extend(GRAPH[current])
-    libraries = {
-        found.split(".")[0] for module in seen for found in imports(MODULES[module])
-    }
+    libraries = {found.split(".")[0] for module in seen for found in imports(MODULES[module])}
     assert not libraries & set(IO_LIBRARIES), f"{name} reaches {libraries & set(IO_LIBRARIES)}"
 
 

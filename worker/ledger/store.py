@@ -1,11 +1,12 @@
 """The idempotency ledger: one row per key, every state change one conditional UPDATE.
 
-The states and how they change are drawn in ``worker/ledger/record.py``. A claim moves ``received`` to ``sent`` only where the row is still ``received``, so of two
-workers holding the same key exactly one sends. Each claim writes a fresh owner nonce; every
-later change by that sender is conditional on it, every change by a reconciler on the number of
-attempts it looked at. Each method returns the row as it stands after its statement, and callers
-judge by that row rather than by a row count: so an operation retried after a dropped connection
-(which may or may not have committed) reaches the same verdict.
+The states and how they change are drawn in ``worker/ledger/record.py``. A claim moves
+``received`` to ``sent`` only where the row is still ``received``, so of two workers holding the
+same key exactly one sends. Each claim writes a fresh owner nonce; every later change by that
+sender is conditional on it, every change by a reconciler on the number of attempts it looked
+at. Each method returns the row as it stands after its statement, and callers judge by that row
+rather than by a row count: so an operation retried after a dropped connection (which may or
+may not have committed) reaches the same verdict.
 """
 
 from __future__ import annotations
