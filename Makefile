@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast test-docker lint format bench clean
+.PHONY: setup demo test test-fast test-docker chaos lint format bench clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,10 @@ test-fast: setup
 
 test-docker: setup
 	$(PY) -m pytest tests/docker -rs
+
+# The long chaos run (minutes; not part of make test): embedded servers, so it can restart them.
+chaos: setup
+	env -u REDIS_URL -u DATABASE_URL PAYNET_CHAOS=1 $(PY) -m pytest tests/chaos -s -p no:cacheprovider
 
 lint: setup
 	$(VENV)/bin/ruff check .

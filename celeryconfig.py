@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from kombu import Queue  # type: ignore[attr-defined]
+from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
 from worker.config import ConfigError, get_settings
 from worker.queues import CALL_QUEUE, CALL_TASK, REFRESH_TASK, TOKEN_QUEUE
@@ -35,9 +35,16 @@ result_accept_content = ["json"]
 result_expires = int(_settings.celery.result_expires)
 
 # Two queues: a refresh never waits behind a backlog of payments. A plain
-# `celery -A worker worker` consumes both.
+# `celery -A worker worker` consumes both. Each has an exchange and a routing key of its own, so
+# a producer may route by queue name, by exchange and routing key (exchange "paynet", key
+# "paynet": queue "paynet" only) or through its own task_routes, and each way delivers once.
 task_default_queue = CALL_QUEUE
-task_queues = (Queue(CALL_QUEUE), Queue(TOKEN_QUEUE))  # type: ignore[no-untyped-call]
+task_default_exchange = CALL_QUEUE
+task_default_routing_key = CALL_QUEUE
+task_queues = tuple(
+    Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
+    for name in (CALL_QUEUE, TOKEN_QUEUE)
+)
 task_routes = {
     CALL_TASK: {"queue": CALL_QUEUE},
     REFRESH_TASK: {"queue": TOKEN_QUEUE},
@@ -63,17 +70,26 @@ worker_prefetch_multiplier = 1
 # (Cancelling them instead would cut payments off mid-call and leave each one to reconcile.)
 worker_cancel_long_running_tasks_on_connection_loss = False
 
+# A run of paynet.call is killed past this (a hard limit: the pool child is replaced and the
+# message requeued; the ledger absorbs it). It bounds a send that the request timeouts cannot
+# (a hanging DNS lookup, a server dripping its headers), which is what lets the ledger believe
+# "not found" once the processing window has passed (worker/ledger/policy.py). The refresh task
+# is bounded by its login timeout the same way. (max_retries None: the gateway keeps its own
+# wait counters in the task's kwargs.)
+_call_limit = _settings.call_time_limit()
+task_annotations = {
+    CALL_TASK: {"max_retries": None, "time_limit": _call_limit},
+    REFRESH_TASK: {"time_limit": _settings.token.lock_ttl + 30},
+}
+
 # A message fetched but not acknowledged is delivered again after this many seconds (Redis has
 # no broker-side acks: that is how a worker killed whole, host and all, gets its payments
 # redelivered). It must exceed the longest one delivery can stay unacknowledged, or a live
-# task's message is handed to a second worker while it runs (harmless, but wasted work): its
-# countdown (seconds: waits are retries, each a new message), the database retry bound (the
-# token wait bound), up to two Paynet exchanges (a status call, then the send) and the settle
-# delay. It stays far below Redis' default of an hour, so a crashed host delays its payments by
-# minutes; tests set CELERY_VISIBILITY_TIMEOUT to seconds.
-_exchange = max(p.timeouts.connect + p.timeouts.read for p in _settings.paynet.profiles.values())
-_longest_delivery = _settings.token.wait_timeout + 2 * _exchange + _settings.ledger.settle_delay + 5
-_visibility_timeout = int(_settings.celery.visibility_timeout or max(300, 3 * _longest_delivery))
+# task's message is handed to a second worker while it runs (harmless, but wasted work): one
+# run (bounded by the hard time limit above; waits are retries, each a new message). It stays
+# far below Redis' default of an hour, so a crashed host delays its payments by minutes; tests
+# set CELERY_VISIBILITY_TIMEOUT to seconds.
+_visibility_timeout = int(_settings.celery.visibility_timeout or max(300, 2 * _call_limit))
 broker_transport_options = {
     "visibility_timeout": _visibility_timeout,
     # kombu looks for expired unacknowledged messages every interval * throttle seconds (about
@@ -107,6 +123,3 @@ broker_connection_retry_on_startup = True
 worker_send_task_events = True
 task_send_sent_event = True
 task_track_started = True
-
-# The gateway keeps its own wait counters (in the task's kwargs), so Celery's own limit is off.
-task_annotations = {CALL_TASK: {"max_retries": None}}

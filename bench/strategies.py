@@ -102,7 +102,7 @@ class NaiveProvider(TokenProvider):
 def _with_provider(runtime: Runtime, provider: TokenProvider) -> Runtime:
     """Every path of paynet.call (keyed ones through the ledger too) uses ``provider``."""
     keyed = runtime.gateway.keyed
-    gateway = gateway_for(runtime.settings, provider, runtime.clients, keyed.store, keyed.clock)
+    gateway = gateway_for(runtime.settings, provider, runtime.clients, keyed.store)
     return dataclasses.replace(runtime, provider=provider, gateway=gateway)
 
 

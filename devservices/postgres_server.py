@@ -149,6 +149,21 @@ class PostgresServer:
                 type(server)._instances.pop(server.pgdata, None)
                 self._remove_temp_root()
 
+    def restart(self) -> None:
+        """Restart the postmaster in place (same data, same socket): every connection drops,
+        as when PostgreSQL restarts in production. ``pg_ctl`` reuses the options it started with."""
+        from pgserver import _commands
+
+        pg_ctl = _commands.pg_ctl  # type: ignore[attr-defined]  # made at import, one per binary
+        with self._lock:
+            server = self._require()
+            if self._watchdog is not None:
+                dismiss(self._watchdog)
+            args = ["-w", "-m", "fast", "-l", str(server.log), "restart"]
+            pg_ctl(args, pgdata=server.pgdata, user=server.system_user, timeout=60)
+            pid = server.get_pid()
+            self._watchdog = spawn_watchdog(pid, str(server.pgdata), self._temp_root)
+
     def __enter__(self) -> PostgresServer:
         self.start()
         return self

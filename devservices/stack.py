@@ -31,6 +31,7 @@ class Services:
     database_url: str
     redis: RedisServer | None
     postgres_admin_url: str | None
+    postgres: PostgresServer | None = None  # the embedded server (restart it), else None
 
 
 @contextmanager
@@ -52,12 +53,13 @@ def services(
     workdir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         redis_url, redis_server = _redis(stack, workdir, flush_shared_redis)
-        database_url, admin_url = _database(stack, workdir, want_postgres)
+        database_url, admin_url, postgres = _database(stack, workdir, want_postgres)
         yield Services(
             redis_url=redis_url,
             database_url=database_url,
             redis=redis_server,
             postgres_admin_url=admin_url,
+            postgres=postgres,
         )
 
 
@@ -75,19 +77,21 @@ def _redis(stack: ExitStack, workdir: Path, flush: bool) -> tuple[str, RedisServ
     return server.url, server
 
 
-def _database(stack: ExitStack, workdir: Path, want_postgres: bool) -> tuple[str, str | None]:
+def _database(
+    stack: ExitStack, workdir: Path, want_postgres: bool
+) -> tuple[str, str | None, PostgresServer | None]:
     given = _env("DATABASE_URL")
     if given:
         if is_sqlite_url(given):
-            return given, None
+            return given, None, None
         if is_postgres_url(given):
             admin_url = render_url(postgres_url(given))
-            return _scratch(stack, admin_url), admin_url
+            return _scratch(stack, admin_url), admin_url, None
         raise ValueError("DATABASE_URL must be a PostgreSQL or SQLite URL")
     if want_postgres:
         server = stack.enter_context(PostgresServer())
-        return _scratch(stack, server.url), server.url
-    return f"sqlite:///{(workdir / SQLITE_NAME).resolve()}", None
+        return _scratch(stack, server.url), server.url, server
+    return f"sqlite:///{(workdir / SQLITE_NAME).resolve()}", None, None
 
 
 def _scratch(stack: ExitStack, admin_url: str) -> str:

@@ -63,6 +63,7 @@ class SimulatorControl:
         status: int | None = None,
         body: str | bytes | None = None,
         content_type: str | None = None,
+        location: str | None = None,
     ) -> None:
         """Arm a fault for the next ``count`` requests to ``target`` (None: until cleared)."""
         payload: dict[str, Any] = {"target": target, "kind": kind, "count": count}
@@ -76,6 +77,8 @@ class SimulatorControl:
             payload["body"] = body
         if content_type is not None:
             payload["content_type"] = content_type
+        if location is not None:
+            payload["location"] = location
         self._call("POST", "fault", payload)
 
     def clear_faults(self) -> int:

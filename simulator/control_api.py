@@ -13,7 +13,17 @@ from .state import SimulatorState
 CONTROL_PREFIX = "/_control/"
 
 _FAULT_FIELDS = frozenset(
-    {"target", "kind", "count", "delay", "status", "body", "body_base64", "content_type"}
+    {
+        "target",
+        "kind",
+        "count",
+        "delay",
+        "status",
+        "body",
+        "body_base64",
+        "content_type",
+        "location",
+    }
 )
 
 

@@ -42,6 +42,7 @@ class Fault:
     status: int = 200
     body: bytes = b""
     content_type: str = "application/json"
+    location: str | None = None  # a Location header: how a redirect is played
 
     def applies_to(self, target: str, method: str | None) -> bool:
         """Whether this fault hits a request to ``target`` calling ``method``."""
@@ -63,6 +64,7 @@ class CannedAnswer:
     status: int
     content_type: str
     body: bytes
+    location: str | None = None
 
 
 def _status(value: Any) -> int:
@@ -90,6 +92,7 @@ def make_fault(
     status: int | None = None,
     body: str | bytes | None = None,
     content_type: str | None = None,
+    location: str | None = None,
 ) -> Fault:
     """Validate a fault request and fill in the defaults of its kind."""
     _check_where(target, kind)
@@ -106,6 +109,8 @@ def make_fault(
         raise ValueError("fault 'body' must be a string")
     if content_type is not None and not isinstance(content_type, str):
         raise ValueError("fault 'content_type' must be a string")
+    if location is not None and not isinstance(location, str):
+        raise ValueError("fault 'location' must be a string")
     return Fault(
         target=target,
         kind=kind,
@@ -114,6 +119,7 @@ def make_fault(
         status=status,
         body=body if body is not None else _default_body(kind, status),
         content_type=content_type or _default_content_type(kind),
+        location=location,
     )
 
 
@@ -141,7 +147,7 @@ def canned_answer(fault: Fault) -> CannedAnswer | None:
     if fault.kind not in REPLACING_KINDS or fault.kind == "down":
         return None
     body = b"" if fault.kind == "empty_body" else fault.body
-    return CannedAnswer(fault.status, fault.content_type, body)
+    return CannedAnswer(fault.status, fault.content_type, body, fault.location)
 
 
 def truncate(body: bytes) -> bytes:

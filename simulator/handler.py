@@ -103,7 +103,7 @@ class PaynetHandler(BaseHTTPRequestHandler):
             return
         canned = faults.canned_answer(fault) if fault is not None else None
         if canned is not None:
-            self._send(canned.status, canned.body, canned.content_type)
+            self._send(canned.status, canned.body, canned.content_type, canned.location)
             return
         if fault is not None and fault.kind == "slow" and not sim.pause(fault.delay):
             self._drop()
@@ -170,11 +170,15 @@ class PaynetHandler(BaseHTTPRequestHandler):
     def _send_text(self, status: int, text: str) -> None:
         self._send(status, text.encode(), "text/plain; charset=utf-8")
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str, location: str | None = None
+    ) -> None:
         """Write a complete answer; a client that already hung up is not an error here."""
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            if location is not None:
+                self.send_header("Location", location)
             self.send_header("Content-Length", str(len(body)))
             if self.close_connection:
                 self.send_header("Connection", "close")

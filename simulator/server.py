@@ -138,9 +138,11 @@ class Simulator:
         status: int | None = None,
         body: str | bytes | None = None,
         content_type: str | None = None,
+        location: str | None = None,
     ) -> None:
         """Arm a fault for the next ``count`` requests to ``target`` (None: until cleared)."""
-        self.state.inject_fault(make_fault(target, kind, count, delay, status, body, content_type))
+        fault = make_fault(target, kind, count, delay, status, body, content_type, location)
+        self.state.inject_fault(fault)
 
     def clear_faults(self) -> int:
         """Disarm every fault; return how many were armed."""

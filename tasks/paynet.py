@@ -30,7 +30,7 @@ def call(self: Task, *args: Any, _wait: Any = None, _ledger: Any = None, **kwarg
     if args:
         raise InvalidRequest("paynet.call takes keyword arguments only")
     runtime = get_runtime()
-    request = parse_call(kwargs, runtime.settings.paynet.profiles)
+    request = parse_call(kwargs, runtime.settings.paynet.profiles, runtime.settings.agent_ids())
     try:
         wait = token_wait_from_kwargs(_wait)
         ledger_wait = ledger_wait_from_kwargs(_ledger)

@@ -100,6 +100,8 @@ def gateway_env(
         PAYNET_LOGIN_TIMEOUT="3",
         PAYNET_TOKEN_LOCK_TTL="10",
         PAYNET_SETTLE_DELAY="0.5",
+        PAYNET_CALL_TIME_LIMIT="30",
+        PAYNET_MAX_PROCESSING="30",
         LOG_LEVEL="INFO",
         PYTHONUNBUFFERED="1",
     )
@@ -119,11 +121,12 @@ def start_workers(
         env: dict[str, str] | None = None,
         wait: bool = True,
         queues: str | None = None,
+        app: str = "worker",
     ) -> WorkerPool:
         log_dir = tmp_path / f"pool{len(pools)}"
         log_dir.mkdir()
         workers = WorkerPool(
-            {**gateway_env, **(env or {})}, log_dir, processes, concurrency, pool, queues
+            {**gateway_env, **(env or {})}, log_dir, processes, concurrency, pool, queues, app
         )
         pools.append(workers)
         if wait:

@@ -14,7 +14,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import celeryd_after_setup, worker_init, worker_process_init, worker_shutdown
 
-from worker import queues, runtime
+from worker import broker, queues, runtime
 from worker.calls.reprs import refresh_repr
 from worker.config import REPO_ROOT, ConfigError, get_settings
 from worker.core import metrics
@@ -63,12 +63,24 @@ def _warn_insecure(**_: Any) -> None:
         log.warning("%s", warning)
 
 
-def _on_worker_init(**_: Any) -> None:
+def _drop_stale_bindings(app: Celery) -> None:
+    try:
+        removed = broker.drop_stale_bindings(app)
+    except Exception as exc:  # the broker unreachable or refusing: Celery itself will say so
+        log.warning("stale queue bindings not checked: %s", type(exc).__name__)
+        return
+    if removed:
+        log.warning("removed %d stale queue binding(s) of an earlier release", removed)
+
+
+def _on_worker_init(sender: Any = None, **_: Any) -> None:
     global _exporter
     try:
         check_startup()
         port = get_settings().metrics.port
         _exporter = metrics.serve(port) if port else None  # before the pool forks
+        if sender is not None:
+            _drop_stale_bindings(sender.app)
     except (ConfigError, TokenKeyError, SchemaBehind, OSError) as exc:
         print(f"paynet-gateway: cannot start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -66,7 +66,7 @@ def build_runtime(
     }
     provider = TokenProvider(store, coordinator, settings.token, clock)
     # Transient database faults in the ledger are retried within the token wait bound.
-    ledger = LedgerStore(engine, clock, retry_timeout=settings.token.wait_timeout)
+    ledger = LedgerStore(engine, retry_timeout=settings.token.wait_timeout)
     return Runtime(
         settings,
         engine,
@@ -76,7 +76,7 @@ def build_runtime(
         provider,
         Refresher(settings, store, coordinator, clients, clock),
         clients,
-        gateway_for(settings, provider, clients, ledger, clock),
+        gateway_for(settings, provider, clients, ledger),
     )
 
 
@@ -85,11 +85,10 @@ def gateway_for(
     provider: TokenProvider,
     clients: dict[str, PaynetClient],
     ledger: LedgerStore,
-    clock: Clock,
 ) -> Gateway:
     """The call path over a token provider: the benchmarks build one over their own."""
     sender = Sender(provider, clients, settings.token)
-    return Gateway(sender, KeyedCalls(settings, sender, ledger, clock))
+    return Gateway(sender, KeyedCalls(settings, sender, ledger))
 
 
 Factory = Callable[[], Runtime]

@@ -100,13 +100,22 @@ class StatusMethod(_Frozen):
     method: str
     id_param: str = "id"
     not_found_codes: tuple[int, ...] = (-12007,)
+    # "Not found" counts as "not executed" only this long after the last send: until then
+    # Paynet may still be processing it (worker/ledger/policy.py).
+    max_processing: float = Field(240.0, gt=0)
+    # The member of a found transaction that holds its state, and the states that are a
+    # success; any other state (cancelled, failed) is recorded as a failure. None: found is
+    # success.
+    state_field: str | None = "state"
+    succeeded_states: tuple[int | str, ...] = (1,)
 
 
 class LedgerSettings(_Frozen):
     """The idempotency ledger; durations in seconds (see worker/ledger/policy.py for timing)."""
 
     settle_delay: float = Field(2.0, ge=0)
-    # Status calls that cannot tell are repeated for this long, then the task ends OutcomeUnknown.
+    # Status calls that cannot tell are repeated for this long after the processing window,
+    # then the key is left ``unknown`` and the task ends OutcomeUnknown.
     reconcile_timeout: float = Field(120.0, gt=0)
     status_methods: dict[str, StatusMethod] = {}
 
@@ -132,6 +141,8 @@ class CelerySettings(_Frozen):
     result_backend: str | None = None
     visibility_timeout: float | None = Field(None, gt=0)
     result_expires: float = Field(86400.0, gt=0)
+    # Hard limit of one run of paynet.call; derived from the timeouts when unset.
+    call_time_limit: float | None = Field(None, gt=0)
 
 
 class SecuritySettings(_Frozen):
@@ -172,5 +183,33 @@ class Settings(_Frozen):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _window_outlives_a_run(self) -> Settings:
+        """A run is killed by ``call_time_limit``: only after that may "not found" be believed."""
+        limit = self.call_time_limit()
+        for name, status in self.ledger.status_methods.items():
+            if status.max_processing < limit:
+                raise ValueError(
+                    f"ledger.status_methods.{name}.max_processing ({status.max_processing:g}) "
+                    f"must be at least the hard time limit of a call ({limit:g} s: "
+                    "celery.call_time_limit, or two send deadlines plus the database bound)"
+                )
+        return self
+
     def profile(self, name: str) -> ProfileSettings:
         return self.paynet.profiles[name]
+
+    def agent_ids(self) -> dict[str, str]:
+        """Each method with a status method, and the param that holds the agent's own id."""
+        return {name: status.id_param for name, status in self.ledger.status_methods.items()}
+
+    def send_deadline(self) -> float:
+        """The longest one request to a resource may take, connect and read together."""
+        return max(p.timeouts.connect + p.timeouts.read for p in self.paynet.profiles.values())
+
+    def call_time_limit(self) -> float:
+        """Hard limit of one run of ``paynet.call``: a status call and a send, and the ledger's
+        database retries around them (``token.wait_timeout`` each), with a margin."""
+        if self.celery.call_time_limit is not None:
+            return self.celery.call_time_limit
+        return 2 * self.send_deadline() + 2 * self.token.wait_timeout + 10

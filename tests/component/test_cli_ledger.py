@@ -1,20 +1,28 @@
-"""``paynet-gateway ledger show|list``: output and exit codes, against the real database."""
+"""``paynet-gateway ledger show|list|reconcile|settle``: output, exit codes and what each does to
+the rows, against the real database and the simulator."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine
 
+from simulator import Simulator
+from tests.support.payments import payment
 from tests.support.workers import REPO_ROOT
-from worker.core.clock import utcnow
-from worker.ledger.fingerprint import Fingerprint
+from worker.calls.request import parse_call
+from worker.config import load_settings
+from worker.errors import PaynetRpcError
+from worker.ledger.fingerprint import Fingerprint, fingerprint
+from worker.ledger.policy import SETTLED_NOT_EXECUTED
+from worker.ledger.record import State
 from worker.ledger.store import LedgerStore
 from worker.paynet import jsonrpc
+from worker.runtime import build_runtime
+from worker.tokens.refresher import Refreshed
 
 PRINT = Fingerprint("default", "/v2/gw/transaction", "performTransaction", "ab" * 32)
 
@@ -33,13 +41,12 @@ def ledger_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
 @pytest.fixture
 def filled(engine: Engine, gateway_env: dict[str, str]) -> dict[str, str]:
     store = LedgerStore(engine)
-    later = utcnow() + timedelta(seconds=30)
     store.open("paid-1", PRINT)
-    store.claim("paid-1", "task-1:aa", later)
+    store.claim("paid-1", "task-1:aa", 30)
     result = jsonrpc.RpcResult({"transactionId": 9, "amount": Decimal("1500.50")})
     store.finish("paid-1", "task-1:aa", result, "answered by Paynet")
     store.open("lost-2", PRINT)
-    store.claim("lost-2", "task-2:bb", later)
+    store.claim("lost-2", "task-2:bb", 30)
     store.mark_unknown("lost-2", "no answer (timeout: read timeout)", owner="task-2:bb")
     return gateway_env
 
@@ -60,7 +67,8 @@ def test_show_of_an_unknown_payment_tells_the_operator_what_to_do(
     assert shown.returncode == 0, shown.stderr
     assert "state:        unknown" in shown.stdout
     assert "read timeout" in shown.stdout
-    assert "action:" in shown.stdout and "look it up there" in shown.stdout
+    assert "action:" in shown.stdout and "look it up at Paynet" in shown.stdout
+    assert "paynet-gateway ledger settle KEY" in shown.stdout
 
 
 def test_show_of_a_missing_key_fails_with_a_one_line_reason(filled: dict[str, str]) -> None:
@@ -99,3 +107,80 @@ def test_an_unreachable_database_fails_with_a_one_line_reason(
     assert shown.returncode != 0
     assert shown.stderr.startswith("paynet-gateway: cannot read the ledger: ")
     assert len(shown.stderr.strip().splitlines()) == 1
+
+
+def in_doubt(store: LedgerStore, key: str, state: State = State.UNKNOWN) -> None:
+    """A payment whose answer was lost: sent, past its lease, left ``state``."""
+    params = payment(key)["params"]
+    made = fingerprint("default", "/v2/gw/transaction", "performTransaction", params)
+    store.open(key, made, agent_id=key)
+    store.claim(key, f"task-{key}:cc", -1)
+    if state is State.UNKNOWN:
+        store.mark_unknown(key, "gave up: no definite answer", owner=f"task-{key}:cc")
+
+
+def test_list_stale_shows_sent_keys_past_their_lease_and_unknown_ones(
+    filled: dict[str, str], engine: Engine
+) -> None:
+    in_doubt(LedgerStore(engine), "overdue-3", State.SENT)
+    listed = ledger_cli(filled, "list", "--stale")
+    assert listed.returncode == 0, listed.stderr
+    keys = [line.split()[2] for line in listed.stdout.strip().splitlines()]
+    assert keys == ["lost-2", "overdue-3"]  # oldest first; the finished paid-1 is not stale
+
+
+def test_reconcile_records_a_payment_found_at_paynet_and_leaves_the_others(
+    gateway_env: dict[str, str], engine: Engine, simulator: Simulator
+) -> None:
+    runtime = build_runtime(load_settings(env=gateway_env), lambda profile, generation: None)
+    assert isinstance(runtime.refresher.refresh("default", 0), Refreshed)  # a token to ask with
+    runtime.close()
+    store = LedgerStore(engine)
+    simulator.state.perform("found-4", 15000)  # it did execute; the answer was lost
+    in_doubt(store, "found-4")
+    in_doubt(store, "missing-5")
+
+    one = ledger_cli(gateway_env, "reconcile", "found-4")
+    assert one.returncode == 0, one.stderr
+    assert one.stdout.strip() == "found-4: found at Paynet: recorded as succeeded"
+    record = store.load("found-4")
+    assert record is not None and record.state is State.SUCCEEDED
+    every = ledger_cli(gateway_env, "reconcile")
+    assert every.returncode == 0, every.stderr
+    assert every.stdout.startswith("missing-5: not found")
+    assert "left unknown" in every.stdout
+    assert simulator.stats()["executions"] == {"found-4": 1}  # a reconcile never sends
+
+
+def test_settle_records_the_operators_decision_and_no_resubmission_sends_it(
+    gateway_env: dict[str, str], engine: Engine, simulator: Simulator
+) -> None:
+    store = LedgerStore(engine)
+    in_doubt(store, "gone-6")
+    in_doubt(store, "paid-7")
+    refused = ledger_cli(gateway_env, "settle", "gone-6", "--not-executed")
+    assert refused.returncode != 0 and "--reason" in refused.stderr
+    assert (
+        ledger_cli(
+            gateway_env, "settle", "gone-6", "--not-executed", "--reason", "bank says no"
+        ).returncode
+        == 0
+    )
+    assert ledger_cli(gateway_env, "settle", "paid-7", "--executed", "tx-77").returncode == 0
+    shown = ledger_cli(gateway_env, "show", "gone-6").stdout
+    assert "settled by:   operator" in shown and "bank says no" in shown
+
+    runtime = build_runtime(load_settings(env=gateway_env), lambda profile, generation: None)
+    try:
+        assert isinstance(runtime.refresher.refresh("default", 0), Refreshed)
+        profiles = runtime.settings.paynet.profiles
+        paid = runtime.gateway.call(parse_call(payment("paid-7"), profiles))
+        assert paid == {"transactionId": "tx-77", "settledBy": "operator"}
+        with pytest.raises(PaynetRpcError) as caught:
+            runtime.gateway.call(parse_call(payment("gone-6"), profiles))
+        assert caught.value.code == SETTLED_NOT_EXECUTED
+    finally:
+        runtime.close()
+    assert simulator.stats()["executions"] == {}
+    again = ledger_cli(gateway_env, "settle", "paid-7", "--executed", "tx-78")
+    assert again.returncode != 0 and "succeeded" in again.stderr

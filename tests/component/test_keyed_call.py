@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -20,17 +20,27 @@ from tests.support.payments import payment
 from tests.support.tcp_proxy import TcpProxy, postgres_target, postgres_via
 from tests.support.waiting import wait_for
 from worker.calls.request import CallRequest, parse_call
+from worker.calls.waits import RetryLater
 from worker.config import load_settings
-from worker.core.clock import Clock, utcnow
+from worker.core.clock import utcnow
+from worker.errors import OutcomeUnknown, PaynetRpcError
+from worker.ledger.fingerprint import fingerprint
+from worker.ledger.policy import NOT_SUCCEEDED
 from worker.ledger.record import State
 from worker.ledger.store import LedgerStore
 from worker.runtime import Runtime, build_runtime
 from worker.tokens.refresher import Refreshed
 
 
-def ahead(seconds: float) -> Clock:
-    """A host whose clock runs ``seconds`` ahead: how one process sees a lease as long over."""
-    return lambda: utcnow() + timedelta(seconds=seconds)
+def like_a_task(runtime: Runtime, request: CallRequest, task_id: str) -> Any:
+    """Run the call as its task would: every ``RetryLater`` a countdown, then the next run."""
+    wait, ledger_wait = None, None
+    while True:
+        try:
+            return runtime.gateway.call(request, wait, ledger_wait, task_id)
+        except RetryLater as later:
+            time.sleep(later.countdown)
+            wait, ledger_wait = later.token, later.ledger
 
 
 @pytest.fixture
@@ -57,6 +67,18 @@ def with_token(runtime: Runtime) -> Runtime:
     return runtime
 
 
+def cut_once_executed(simulator: Simulator, proxy: TcpProxy, key: str) -> threading.Thread:
+    """Cut the sender's database while Paynet holds the answer to the payment it executed."""
+
+    def cut() -> None:
+        wait_for(lambda: simulator.stats()["executions"].get(key) == 1)
+        proxy.cut()
+
+    cutter = threading.Thread(target=cut)
+    cutter.start()
+    return cutter
+
+
 def test_an_answer_the_ledger_cannot_record_is_handed_back_and_reconciled_later(
     make_runtime: Callable[..., Runtime],
     real_services: Services,
@@ -68,61 +90,102 @@ def test_an_answer_the_ledger_cannot_record_is_handed_back_and_reconciled_later(
         "DATABASE_URL": postgres_via(real_services.database_url, proxy),
         "PAYNET_TOKEN_WAIT_TIMEOUT": "2",  # the ledger's retry bound on a lost database
     }
-    runtime = with_token(make_runtime(through_proxy))
+    sender = with_token(make_runtime(through_proxy))
     simulator.inject_fault("resource", "execute_then_hang", count=1, delay=1.0)
-
-    def cut_once_executed() -> None:
-        wait_for(lambda: simulator.stats()["executions"].get("db-lost") == 1)
-        proxy.cut()
-
-    cutter = threading.Thread(target=cut_once_executed)
-    cutter.start()
+    cutter = cut_once_executed(simulator, proxy, "db-lost")
     with caplog.at_level(logging.INFO):
-        result = runtime.gateway.call(keyed(runtime, "db-lost"), task_id="t1")
+        result = sender.gateway.call(keyed(sender, "db-lost"), task_id="t1")
     cutter.join()
 
     assert result["transactionId"]
     assert any("succeeded at Paynet but not recorded" in r.getMessage() for r in caplog.records)
+    store = LedgerStore(sender.engine)
     proxy.start()
-    row = LedgerStore(runtime.engine).load("db-lost")
+    row = store.load("db-lost")
     assert row is not None and row.state is State.SENT  # the answer never reached the ledger
 
-    # A resubmission once the lease is over (a host whose clock is a minute ahead) reconciles
-    # it through the status call: the same transaction, still executed once.
-    later = make_runtime(through_proxy, clock=ahead(60))
-    again = later.gateway.call(keyed(later, "db-lost"), task_id="t2")
+    # A resubmission waits out the lease (in the database's time), then reconciles it through
+    # the status call: the same transaction, still executed once.
+    again = like_a_task(make_runtime(), keyed(sender, "db-lost"), "t2")
     assert again["transactionId"] == result["transactionId"]
     assert simulator.stats()["executions"] == {"db-lost": 1}
-    settled = LedgerStore(runtime.engine).load("db-lost")
+    settled = store.load("db-lost")
     assert settled is not None and settled.state is State.SUCCEEDED
     proxy.cut()
 
 
-def test_an_answer_after_the_key_was_taken_over_never_overwrites_the_recorded_outcome(
+def test_an_answer_recorded_after_its_lease_keeps_what_the_ledger_already_settled(
     make_runtime: Callable[..., Runtime],
+    real_services: Services,
     engine: Any,
     simulator: Simulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    first = with_token(make_runtime())
-    takeover = make_runtime(clock=ahead(60))  # sees the first sender's lease as long over
-    simulator.inject_fault("resource", "slow", count=1, delay=2.0)
+    proxy = TcpProxy(postgres_target(real_services.database_url)).start()
+    slow_database = {
+        "DATABASE_URL": postgres_via(real_services.database_url, proxy),
+        "PAYNET_TOKEN_WAIT_TIMEOUT": "25",  # retries the recording past the lease
+    }
+    sender = with_token(make_runtime(slow_database))
+    simulator.inject_fault("resource", "execute_then_hang", count=1, delay=1.0)
+    cutter = cut_once_executed(simulator, proxy, "late")
     results: dict[str, Any] = {}
-
-    def send_slowly() -> None:
-        results["first"] = first.gateway.call(keyed(first, "late"), task_id="slow")
-
-    sender = threading.Thread(target=send_slowly)
+    thread = threading.Thread(
+        target=lambda: results.update(first=sender.gateway.call(keyed(sender, "late"), task_id="a"))
+    )
     with caplog.at_level(logging.INFO):
-        sender.start()
-        store = LedgerStore(engine)
-        wait_for(lambda: (row := store.load("late")) is not None and row.state is State.SENT)
-        time.sleep(0.2)  # the slow request is at Paynet, not executed yet
-        results["takeover"] = takeover.gateway.call(keyed(takeover, "late"), task_id="fast")
-        sender.join(timeout=30)
+        thread.start()
+        cutter.join()
+        # Another delivery reaches the database directly: past the lease, it reconciles.
+        results["other"] = like_a_task(make_runtime(), keyed(sender, "late"), "b")
+        proxy.start()  # now the first sender's recording goes through, after its lease
+        thread.join(timeout=60)
 
-    recorded = store.load("late")
-    assert recorded is not None and recorded.state is State.SUCCEEDED
-    assert results["first"] == results["takeover"]  # both hand back what the ledger holds
-    late = [r.getMessage() for r in caplog.records if "came after its lease" in r.getMessage()]
-    assert len(late) == 1 and r"check it for a second execution" in late[0]
+    assert results["first"] == results["other"]
+    record = LedgerStore(engine).load("late")
+    assert record is not None and record.state is State.SUCCEEDED
+    assert record.detail is not None and record.detail.startswith("reconciled")
+    assert simulator.stats()["executions"] == {"late": 1}
+    assert not [r for r in caplog.records if "came after its lease" in r.getMessage()]
+    proxy.cut()
+
+
+def a_key_in_doubt(engine: Any, key: str, unknown: bool = False) -> None:
+    """A payment sent earlier whose answer was lost, past its lease (or left ``unknown``)."""
+    store = LedgerStore(engine)
+    made = fingerprint(
+        "default", "/v2/gw/transaction", "performTransaction", payment(key)["params"]
+    )
+    store.open(key, made, agent_id=key)
+    store.claim(key, f"old-{key}:aa", -1)
+    if unknown:
+        store.mark_unknown(key, "gave up: no definite answer", owner=f"old-{key}:aa")
+
+
+def test_a_resubmitted_unknown_key_is_never_sent(
+    make_runtime: Callable[..., Runtime], engine: Any, simulator: Simulator
+) -> None:
+    runtime = with_token(make_runtime())
+    a_key_in_doubt(engine, "lost-1", unknown=True)
+    with pytest.raises(OutcomeUnknown) as caught:
+        like_a_task(runtime, keyed(runtime, "lost-1"), "again")
+    assert "left unknown" in str(caught.value)
+    assert simulator.stats()["executions"] == {}
+    assert simulator.stats()["calls_by_method"] == {}  # not even a status call
+
+
+def test_a_cancelled_transaction_found_by_reconciliation_is_a_failure_naming_its_state(
+    make_runtime: Callable[..., Runtime], engine: Any, simulator: Simulator
+) -> None:
+    runtime = with_token(make_runtime())
+    done = simulator.state.perform("cx-1", 15000)
+    simulator.state.cancel(done.transaction_id)
+    a_key_in_doubt(engine, "cx-1")
+    with pytest.raises(PaynetRpcError) as caught:
+        like_a_task(runtime, keyed(runtime, "cx-1"), "again")
+    assert caught.value.code == NOT_SUCCEEDED
+    assert "state -2" in caught.value.message
+    assert caught.value.data["transactionId"] == done.transaction_id
+    record = LedgerStore(engine).load("cx-1")
+    assert record is not None and record.state is State.FAILED
+    assert simulator.stats()["executions"] == {"cx-1": 1}  # found, never sent again

@@ -16,6 +16,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutErr
 
 from tests.support.answers import CORPUS, NO_TOKEN_LOGINS, BadAnswer
 from worker.core.causes import Cause
+from worker.core.redaction import MASK, register_secret
 from worker.paynet import jsonrpc
 from worker.paynet.client import _translate
 from worker.paynet.failures import HttpAnswer, LoginFailure
@@ -214,3 +215,20 @@ def test_arbitrary_json_gives_an_answer_or_malformed_answer(document: Any, statu
     if isinstance(outcome, jsonrpc.RpcError):
         assert type(outcome.code) is int and isinstance(outcome.message, str)
     _judge_login(status, body)
+
+
+def test_a_login_error_that_echoes_the_password_is_redacted_before_anyone_keeps_it() -> None:
+    register_secret("pw-echoed-back-9f3k")
+    body = b'{"jsonrpc":"2.0","id":7,"error":{"code":-10000,"message":"bad pw-echoed-back-9f3k"}}'
+    with pytest.raises(LoginFailure) as caught:
+        judge_login(answer(200, body), 7)
+    assert "pw-echoed-back-9f3k" not in caught.value.detail
+    assert MASK in caught.value.detail
+
+
+def test_a_redirect_is_refused_by_name_and_never_parsed() -> None:
+    redirect = HttpAnswer(307, b'{"jsonrpc":"2.0","id":7,"result":{"token":"T"}}', 0.01, "x:1")
+    with pytest.raises(LoginFailure) as caught:
+        judge_login(redirect, 7)
+    assert caught.value.cause.value == "http_error"
+    assert "HTTP 307, a redirect to x:1, not followed" in caught.value.detail

@@ -14,7 +14,9 @@ from worker.core.causes import Cause
 from worker.ledger.fingerprint import Fingerprint, canonical_json, fingerprint
 from worker.ledger.policy import (
     MAX_SENDS,
+    NOT_SUCCEEDED,
     POLL_MAX,
+    SETTLED_NOT_EXECUTED,
     Conflict,
     Found,
     Hold,
@@ -23,12 +25,14 @@ from worker.ledger.policy import (
     NotFound,
     Reconcile,
     Recorded,
+    Reopen,
     Send,
+    Settle,
     Unresolved,
-    after_inconclusive,
+    after_status,
     decide_key,
     judge_status,
-    lease_end,
+    operator_outcome,
     status_params,
 )
 from worker.ledger.record import LedgerRecord, State
@@ -39,7 +43,7 @@ from worker.settings import LedgerSettings, StatusMethod
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 PRINT = Fingerprint("default", "/v2/gw/transaction", "performTransaction", "ab" * 32)
-RESULT = jsonrpc.RpcResult({"transactionId": 1, "amount": Decimal("10.50")})
+RESULT = jsonrpc.RpcResult({"transactionId": 1, "state": 1, "amount": Decimal("10.50")})
 ERROR = jsonrpc.RpcError(-31001, "insufficient funds")
 STATUS = StatusMethod(method="checkTransactionByAgentId", id_param="id", not_found_codes=(-12007,))
 UNAUTHORIZED = (-9999,)
@@ -58,6 +62,7 @@ def row(state: State, check_in: float | None = None, **changes: Any) -> LedgerRe
         updated_at=NOW - timedelta(seconds=1),
         sent_at=None if state is State.RECEIVED else NOW - timedelta(seconds=1),
         check_after=None if check_in is None else NOW + timedelta(seconds=check_in),
+        seen_at=NOW,
     )
     return replace(record, **changes)
 
@@ -72,9 +77,9 @@ def row(state: State, check_in: float | None = None, **changes: Any) -> LedgerRe
         (row(State.SENT, check_in=10), False, Hold),
         (row(State.SENT, check_in=-1), True, Reconcile),
         (row(State.SENT, check_in=-1), False, Unresolved),
-        (row(State.UNKNOWN, check_in=0.5), True, Hold),
-        (row(State.UNKNOWN, check_in=0.5), False, Unresolved),
-        (row(State.UNKNOWN, check_in=-1), True, Reconcile),
+        (row(State.SENT, check_in=0.5, detail="no answer"), True, Hold),
+        (row(State.UNKNOWN, check_in=0.5), True, Unresolved),  # unknown is final: never sent
+        (row(State.UNKNOWN, check_in=-1), True, Unresolved),
         (row(State.UNKNOWN, check_in=-1), False, Unresolved),
         (row(State.SUCCEEDED), True, Unresolved),  # finished without an outcome: never a guess
         (row(State.RECEIVED, attempts=MAX_SENDS - 1), True, Send),
@@ -88,11 +93,11 @@ def row(state: State, check_in: float | None = None, **changes: Any) -> LedgerRe
 def test_each_state_of_a_key_leads_to_its_step(
     record: LedgerRecord, reconcilable: bool, expected: type
 ) -> None:
-    assert isinstance(decide_key(record, PRINT, NOW, reconcilable), expected)
+    assert isinstance(decide_key(record, PRINT, reconcilable), expected)
 
 
 def test_a_finished_key_hands_back_its_recorded_outcome() -> None:
-    assert decide_key(row(State.SUCCEEDED, outcome=RESULT), PRINT, NOW, True) == Recorded(RESULT)
+    assert decide_key(row(State.SUCCEEDED, outcome=RESULT), PRINT, True) == Recorded(RESULT)
 
 
 @pytest.mark.parametrize(
@@ -107,7 +112,7 @@ def test_the_same_key_with_another_request_is_a_conflict_whatever_its_state(
     other: Fingerprint, named: tuple[str, ...]
 ) -> None:
     for state in State:
-        assert decide_key(row(state, outcome=RESULT), other, NOW, True) == Conflict(named)
+        assert decide_key(row(state, outcome=RESULT), other, True) == Conflict(named)
 
 
 def test_waiting_for_another_sender_polls_more_slowly_each_time_but_within_the_cap() -> None:
@@ -115,7 +120,7 @@ def test_waiting_for_another_sender_polls_more_slowly_each_time_but_within_the_c
     countdowns = []
     wait = None
     for _ in range(8):
-        step = decide_key(record, PRINT, NOW, True, wait)
+        step = decide_key(record, PRINT, True, wait)
         assert isinstance(step, Hold)
         countdowns.append(step.countdown)
         wait = step.wait
@@ -126,19 +131,25 @@ def test_waiting_for_another_sender_polls_more_slowly_each_time_but_within_the_c
 
 
 def test_a_settling_key_is_looked_at_no_later_than_its_mark() -> None:
-    step = decide_key(row(State.UNKNOWN, check_in=0.3), PRINT, NOW, True, LedgerWait(polls=9))
+    settling = row(State.SENT, check_in=0.3, detail="no answer")
+    step = decide_key(settling, PRINT, True, LedgerWait(polls=9))
     assert isinstance(step, Hold)
     assert step.countdown == pytest.approx(0.3)
 
 
+def test_the_lease_is_read_in_the_databases_time_not_the_hosts() -> None:
+    # The row was read at NOW by the database; whatever a host's clock says, the lease holds.
+    live = row(State.SENT, check_in=5, seen_at=NOW)
+    assert isinstance(decide_key(live, PRINT, True), Hold)
+    assert isinstance(
+        decide_key(replace(live, seen_at=NOW + timedelta(seconds=6)), PRINT, True), Reconcile
+    )
+
+
 def test_giving_up_without_a_status_method_names_the_method() -> None:
-    step = decide_key(row(State.UNKNOWN, check_in=-1, detail="no answer"), PRINT, NOW, False)
+    step = decide_key(row(State.SENT, check_in=-1, detail="no answer"), PRINT, False)
     assert isinstance(step, Unresolved)
     assert "performTransaction has no status method" in step.reason
-
-
-def test_a_lease_covers_the_whole_send_and_the_settle_delay() -> None:
-    assert lease_end(NOW, 3.05, 30, 2) == NOW + timedelta(seconds=35.05)
 
 
 @pytest.mark.parametrize(
@@ -195,23 +206,78 @@ def test_the_status_call_asks_by_the_payments_own_id(
     assert status_params(params, STATUS) == expected
 
 
-def test_inconclusive_status_calls_back_off_then_give_up_after_the_reconcile_timeout() -> None:
-    policy = LedgerSettings(reconcile_timeout=10)
-    step = after_inconclusive(None, 1000.0, policy, rand=1.0)
+WINDOW = STATUS.model_copy(update={"max_processing": 60})
+
+
+def sent_ago(seconds: float) -> LedgerRecord:
+    """A key in doubt whose last send was ``seconds`` ago, in the database's time."""
+    return row(State.SENT, check_in=-1, sent_at=NOW - timedelta(seconds=seconds))
+
+
+def test_found_settles_at_once_in_the_processing_window_or_after_it() -> None:
+    for ago in (1, 600):
+        assert after_status(Found(RESULT), sent_ago(ago), WINDOW, LedgerSettings()) == Settle(
+            RESULT
+        )
+
+
+def test_a_found_transaction_that_was_cancelled_is_recorded_as_a_failure_naming_its_state() -> None:
+    cancelled = jsonrpc.RpcResult({"transactionId": 7, "state": -2})
+    step = after_status(Found(cancelled), sent_ago(1), WINDOW, LedgerSettings())
+    assert isinstance(step, Settle) and isinstance(step.outcome, jsonrpc.RpcError)
+    assert step.outcome.code == NOT_SUCCEEDED
+    assert "state -2" in step.outcome.message and step.outcome.data == cancelled.value
+
+
+def test_not_found_within_the_processing_window_is_asked_again_never_sent_again() -> None:
+    step = after_status(NotFound("-12007"), sent_ago(59), WINDOW, LedgerSettings(), rand=1.0)
     assert isinstance(step, Hold)
-    assert step.wait == LedgerWait(polls=0, checks=1, first_check=1000.0)
-    later = after_inconclusive(step.wait, 1009.5, policy, rand=1.0)
-    assert isinstance(later, Hold)
-    assert later.countdown == pytest.approx(0.5)  # the next call lands on the deadline
-    assert later.wait.checks == 2
-    assert isinstance(after_inconclusive(later.wait, 1010.0, policy), Unresolved)
+    assert step.countdown == pytest.approx(0.5)  # backoff, then the rest of the window
+    assert step.wait.checks == 1
+    close = after_status(NotFound("-12007"), sent_ago(59.8), WINDOW, LedgerSettings(), rand=1.0)
+    assert isinstance(close, Hold) and close.countdown == pytest.approx(0.2)
+
+
+def test_not_found_once_the_processing_window_passed_sends_it_again() -> None:
+    assert after_status(NotFound("-12007"), sent_ago(60), WINDOW, LedgerSettings()) == Reopen()
+
+
+def test_a_status_that_cannot_tell_is_asked_until_the_reconcile_timeout_after_the_window() -> None:
+    policy = LedgerSettings(reconcile_timeout=10)
+    unclear = Inconclusive("-32603 internal error")
+    assert isinstance(after_status(unclear, sent_ago(65), WINDOW, policy), Hold)
+    last = after_status(unclear, sent_ago(69.5), WINDOW, policy, rand=1.0)
+    assert isinstance(last, Hold) and last.countdown == pytest.approx(0.5)
+    gave_up = after_status(unclear, sent_ago(70), WINDOW, policy)
+    assert isinstance(gave_up, Unresolved) and "-32603" in gave_up.reason
+
+
+def test_a_found_transaction_without_its_state_cannot_tell() -> None:
+    stateless = jsonrpc.RpcResult({"transactionId": 1})
+    assert isinstance(judge_status(stateless, STATUS, UNAUTHORIZED), Inconclusive)
+    anything = STATUS.model_copy(update={"state_field": None})
+    assert isinstance(judge_status(stateless, anything, UNAUTHORIZED), Found)
+
+
+def test_an_operators_decision_is_handed_back_to_every_resubmission() -> None:
+    executed = operator_outcome("tx-9", None)
+    assert executed == jsonrpc.RpcResult({"transactionId": "tx-9", "settledBy": "operator"})
+    not_executed = operator_outcome(None, "refunded by phone")
+    assert isinstance(not_executed, jsonrpc.RpcError)
+    assert not_executed.code == SETTLED_NOT_EXECUTED
+    assert (
+        "refunded by phone" in not_executed.message
+        and "new idempotency key" in not_executed.message
+    )
 
 
 def test_the_ledger_wait_survives_the_task_kwargs_and_refuses_anything_else() -> None:
-    wait = LedgerWait(polls=3, checks=2, first_check=12.5)
+    wait = LedgerWait(polls=3, checks=2)
     assert ledger_wait_from_kwargs(asdict(wait)) == wait
     assert ledger_wait_from_kwargs(None) is None
-    for bad in ({"polls": 1}, {"polls": "1", "checks": 0, "first_check": None}, [1, 2]):
+    in_flight = {"polls": 1, "checks": 0, "first_check": 12.5}  # written by the release before
+    assert ledger_wait_from_kwargs(in_flight) == LedgerWait(1, 0)
+    for bad in ({"polls": 1}, {"polls": "1", "checks": 0}, [1, 2]):
         with pytest.raises(ValueError):
             ledger_wait_from_kwargs(bad)
 

@@ -17,7 +17,6 @@ from typing import Any
 from worker.calls.request import CallRequest
 from worker.calls.send import Attempt, Sender
 from worker.calls.waits import RetryLater
-from worker.core.clock import Clock
 from worker.core.outages import Unavailable
 from worker.errors import (
     IdempotencyConflict,
@@ -32,16 +31,15 @@ from worker.ledger.policy import (
     Conflict,
     Found,
     Hold,
-    Inconclusive,
     LedgerWait,
-    NotFound,
     Reconcile,
     Recorded,
+    Reopen,
+    Settle,
     Unresolved,
-    after_inconclusive,
+    after_status,
     decide_key,
     judge_status,
-    lease_end,
     status_params,
 )
 from worker.ledger.record import FINISHED, IN_DOUBT, LedgerRecord, State
@@ -63,7 +61,6 @@ class KeyedCalls:
     settings: Settings
     sender: Sender
     store: LedgerStore
-    clock: Clock
 
     def call(
         self,
@@ -72,7 +69,15 @@ class KeyedCalls:
         ledger_wait: LedgerWait | None = None,
         task_id: str = "-",
     ) -> Any:
-        return KeyedCall(self, request, wait, ledger_wait, task_id).run()
+        result = KeyedCall(self, request, wait, ledger_wait, task_id).run()
+        if request.keyed_by_agent_id and isinstance(result, dict):
+            # The producer gave no key: say which one the ledger used, beside Paynet's answer.
+            return {"idempotency_key": request.idempotency_key, **result}
+        return result
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)[:200]
 
 
 def hand_back(outcome: jsonrpc.Answer) -> Any:
@@ -95,7 +100,6 @@ class KeyedCall:
         if request.idempotency_key is None:
             raise ValueError("a keyed call needs an idempotency key")
         self.store = calls.store
-        self.clock = calls.clock
         self.settings = calls.settings
         self.request = request
         self.key = request.idempotency_key
@@ -122,14 +126,11 @@ class KeyedCall:
             return self._without_database(outage)
 
     def _steps(self) -> Any:
-        self.record = self.store.open(self.key, self.fingerprint)
+        agent_id = next(iter(self.status_params.values())) if self.status_params else None
+        self.record = self.store.open(self.key, self.fingerprint, _text(agent_id))
         for _ in range(MAX_STEPS):
             step = decide_key(
-                self.record,
-                self.fingerprint,
-                self.clock(),
-                self.status_params is not None,
-                self.ledger_wait,
+                self.record, self.fingerprint, self.status_params is not None, self.ledger_wait
             )
             if isinstance(step, Recorded):
                 return hand_back(step.outcome)
@@ -160,11 +161,8 @@ class KeyedCall:
     def _send(self) -> LedgerRecord:
         token = self._token()  # before the claim: a wait for a token never holds the key
         owner = f"{self.task_id}:{secrets.token_hex(4)}"
-        now = self.clock()
-        due = lease_end(
-            now, self.timeouts.connect, self.timeouts.read, self.settings.ledger.settle_delay
-        )
-        claimed = self.store.claim(self.key, owner, due)
+        lease = self.timeouts.connect + self.timeouts.read + self.settings.ledger.settle_delay
+        claimed = self.store.claim(self.key, owner, lease)
         if claimed.owner != owner or claimed.state is not State.SENT:
             return claimed  # another task holds it: decide again from its row
         self.posted = True
@@ -199,8 +197,7 @@ class KeyedCall:
             verdict.detail,
             settle,
         )
-        due = lease_end(self.clock(), 0, 0, settle)
-        record = self.store.mark_unknown(self.key, verdict.detail, due, owner=owner)
+        record = self.store.doubt(self.key, owner, verdict.detail, settle)
         self.posted = False
         return record
 
@@ -219,40 +216,41 @@ class KeyedCall:
         return record
 
     def _reconcile(self, record: LedgerRecord) -> LedgerRecord:
-        if self.status is None or self.status_params is None:  # decide_key reconciles neither
+        status, params = self.status, self.status_params
+        if status is None or params is None:  # decide_key reconciles neither
             raise RuntimeError(f"key {self.key!r} has no status call to reconcile it with")
         token = self._token()
-        exchange = self.attempt.exchange(token, self.status.method, self.status_params)
-        verdict = judge_status(exchange, self.status, self.settings.token.unauthorized_codes)
+        exchange = self.attempt.exchange(token, status.method, params)
+        verdict = judge_status(exchange, status, self.settings.token.unauthorized_codes)
         if isinstance(verdict, Rejected):
             return record
-        if isinstance(verdict, Found):
-            self.unrecorded = verdict.outcome
-            detail = f"reconciled: {self.status.method} found it"
-            settled = self.store.settle(self.key, record.attempts, verdict.outcome, detail)
-            self.unrecorded = None
-            log.info("reconciled: key=%s attempt=%d executed at Paynet", self.key, record.attempts)
-            return settled
-        if isinstance(verdict, NotFound):
-            detail = f"reconciled: {verdict.detail}; not executed, to be sent again"
+        step = after_status(verdict, record, status, self.settings.ledger, self.ledger_wait)
+        if isinstance(step, Settle):
+            return self._settle(record, step, status.method)
+        said = verdict.detail if not isinstance(verdict, Found) else "found"
+        if isinstance(step, Reopen):
             log.info(
                 "reconciled: key=%s attempt=%d not executed; sending again",
                 self.key,
                 record.attempts,
             )
+            detail = f"reconciled: {said}; not executed, to be sent again"
             return self.store.reopen(self.key, record.attempts, detail)
-        return self._inconclusive(record, verdict)
-
-    def _inconclusive(self, record: LedgerRecord, verdict: Inconclusive) -> LedgerRecord:
-        step = after_inconclusive(self.ledger_wait, self.clock().timestamp(), self.settings.ledger)
-        detail = f"status unclear: {verdict.detail}"
-        self.record = self.store.mark_unknown(self.key, detail, attempts=record.attempts)
+        detail = f"{step.reason}: {said}"
         if isinstance(step, Unresolved):
-            raise self._give_up(f"{step.reason} (last: {verdict.detail})")
-        log.warning(
-            "reconciling key=%s: %s; again in %.1fs", self.key, verdict.detail, step.countdown
-        )
+            self.record = self.store.mark_unknown(self.key, step.reason, attempts=record.attempts)
+            raise self._give_up(step.reason)
+        self.record = self.store.note(self.key, record.attempts, detail)
+        log.warning("reconciling key=%s: %s; again in %.1fs", self.key, detail, step.countdown)
         raise self._retry(step.countdown, step.wait)
+
+    def _settle(self, record: LedgerRecord, step: Settle, method: str) -> LedgerRecord:
+        self.unrecorded = step.outcome
+        detail = f"reconciled: {method} found it"
+        settled = self.store.settle(self.key, record.attempts, step.outcome, detail)
+        self.unrecorded = None
+        log.info("reconciled: key=%s attempt=%d executed at Paynet", self.key, record.attempts)
+        return settled
 
     # endings
 

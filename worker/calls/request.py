@@ -21,25 +21,26 @@ class CallRequest:
     path: str | None = None
     profile: str = "default"
     idempotency_key: str | None = None
+    keyed_by_agent_id: bool = False  # the key is the agent's own id: the producer gave none
 
 
-def parse_call(kwargs: Mapping[str, Any], profiles: Collection[str]) -> CallRequest:
-    """Turn the task's kwargs into a request, or raise ``InvalidRequest`` naming the argument."""
+def parse_call(
+    kwargs: Mapping[str, Any],
+    profiles: Collection[str],
+    agent_ids: Mapping[str, str] | None = None,
+) -> CallRequest:
+    """Turn the task's kwargs into a request, or raise ``InvalidRequest`` naming the argument.
+
+    ``agent_ids`` maps each method that has a status method to its id param: such a call that
+    comes without an idempotency key is keyed by the agent's transaction id, so that it goes
+    through the ledger (and is reconciled, never sent twice) like a keyed one.
+    """
     known = {"method", "params", "path", "profile", "idempotency_key"}
     unknown = sorted(set(kwargs) - known)
     if unknown:
         raise InvalidRequest(f"unknown argument(s): {', '.join(unknown)}")
-    method = kwargs.get("method")
-    if not isinstance(method, str) or not method:
-        raise InvalidRequest("method: required, a non-empty string")
-    if not _METHOD.match(method) or method == "login":
-        raise InvalidRequest(f"method: {method[:100]!r} is not a valid Paynet method name")
-    params = kwargs.get("params")
-    params = {} if params is None else params
-    if not isinstance(params, dict):
-        raise InvalidRequest(f"params: must be an object, got {type(params).__name__}")
-    if "token" in params:
-        raise InvalidRequest("params: must not contain 'token'; the gateway adds it")
+    method = _method(kwargs.get("method"))
+    params = _params(kwargs.get("params"))
     path = kwargs.get("path")
     if path is not None and (not isinstance(path, str) or not _PATH.match(path) or ".." in path):
         raise InvalidRequest("path: must be a resource path such as /v2/gw/transaction")
@@ -51,4 +52,38 @@ def parse_call(kwargs: Mapping[str, Any], profiles: Collection[str]) -> CallRequ
         raise InvalidRequest(
             f"idempotency_key: must be a non-empty string of at most {MAX_KEY_LENGTH} characters"
         )
-    return CallRequest(method, params, path, profile, key)
+    id_param = (agent_ids or {}).get(method)
+    if key is not None or id_param is None:
+        return CallRequest(method, params, path, profile, key)
+    agent_key = _agent_key(method, params, id_param)
+    return CallRequest(method, params, path, profile, agent_key, keyed_by_agent_id=True)
+
+
+def _method(method: Any) -> str:
+    if not isinstance(method, str) or not method:
+        raise InvalidRequest("method: required, a non-empty string")
+    if not _METHOD.match(method) or method == "login":
+        raise InvalidRequest(f"method: {method[:100]!r} is not a valid Paynet method name")
+    return method
+
+
+def _params(params: Any) -> dict[str, Any]:
+    params = {} if params is None else params
+    if not isinstance(params, dict):
+        raise InvalidRequest(f"params: must be an object, got {type(params).__name__}")
+    if "token" in params:
+        raise InvalidRequest("params: must not contain 'token'; the gateway adds it")
+    return params
+
+
+def _agent_key(method: str, params: dict[str, Any], id_param: str) -> str:
+    """The agent's own transaction id, as the key of a call that came without one."""
+    agent_id = params.get(id_param)
+    if isinstance(agent_id, bool) or not isinstance(agent_id, str | int) or agent_id == "":
+        raise InvalidRequest(
+            f"params.{id_param}: {method} needs the agent's transaction id, which is its "
+            "idempotency key (or pass idempotency_key)"
+        )
+    if len(str(agent_id)) > MAX_KEY_LENGTH:
+        raise InvalidRequest(f"params.{id_param}: at most {MAX_KEY_LENGTH} characters")
+    return str(agent_id)

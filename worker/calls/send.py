@@ -50,6 +50,10 @@ class Attempt:
         self.wait = wait
         self._decision: Decision | None = None
 
+    def restart(self, wait: TokenWait | None) -> None:
+        """Decide afresh, as a retry of the task would, carrying ``wait``."""
+        self.wait, self._decision = wait, None
+
     def token(self) -> UseToken:
         """The token to send with; ``RetryLater`` while one is being refreshed."""
         if self._decision is None:
@@ -76,10 +80,12 @@ class Attempt:
             if answer.code in self.sender.policy.unauthorized_codes:
                 self._rejected(token)
                 return answer
-            # Paynet may echo the token or a credential in an error: nothing downstream keeps it.
+            # Paynet may echo the token or a credential: nothing downstream keeps it.
             answer = jsonrpc.RpcError(
                 answer.code, redact(answer.message), redact_value(answer.data)
             )
+        else:
+            answer = jsonrpc.RpcResult(redact_value(answer.value))
         self.wait = None
         return answer
 

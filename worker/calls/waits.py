@@ -56,14 +56,15 @@ def token_wait_from_kwargs(value: Any) -> TokenWait | None:
 
 
 def ledger_wait_from_kwargs(value: Any) -> LedgerWait | None:
-    """``_ledger`` as the gateway wrote it, or ``ValueError`` naming what is wrong."""
+    """``_ledger`` as the gateway wrote it, or ``ValueError`` naming what is wrong.
+
+    (``first_check``, which messages of an earlier version carry, is accepted and ignored: the
+    reconcile deadline is now the database's.)"""
     if value is None:
         return None
-    if not isinstance(value, dict) or set(value) != {"polls", "checks", "first_check"}:
+    if not isinstance(value, dict) or set(value) - {"first_check"} != {"polls", "checks"}:
         raise ValueError("_ledger must be the gateway's own ledger wait state")
-    polls, checks, first = value["polls"], value["checks"], value["first_check"]
+    polls, checks = value["polls"], value["checks"]
     if not isinstance(polls, int) or not isinstance(checks, int):
         raise ValueError("_ledger holds values of the wrong type")
-    if first is not None and (isinstance(first, bool) or not isinstance(first, int | float)):
-        raise ValueError("_ledger holds values of the wrong type")
-    return LedgerWait(polls, checks, None if first is None else float(first))
+    return LedgerWait(polls, checks)

@@ -62,7 +62,8 @@ def task_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     if args.idempotency_key is not None:
         kwargs["idempotency_key"] = args.idempotency_key
     try:
-        parse_call(kwargs, get_settings().paynet.profiles)
+        settings = get_settings()
+        parse_call(kwargs, settings.paynet.profiles, settings.agent_ids())
     except InvalidRequest as exc:
         raise CommandError(f"invalid request: {exc}") from None
     return kwargs

@@ -1,7 +1,9 @@
-"""``paynet-gateway ledger show KEY`` and ``ledger list [--state S]``: the idempotency ledger.
+"""``paynet-gateway ledger show|list|reconcile|settle``: the idempotency ledger.
 
-What an operator needs for a payment whose outcome is ``unknown``: what was asked, how often it
-was sent, what the gateway last learned, and when. No token is ever in the ledger.
+What an operator needs for a payment the gateway could not settle by itself: what was asked,
+how often it was sent, what the gateway last learned, and when (``show``, ``list --stale``);
+asking Paynet's status method now (``reconcile``); and recording the operator's own decision
+(``settle``), after which no task sends the key again. No token is ever in the ledger.
 """
 
 from __future__ import annotations
@@ -12,18 +14,22 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
-from worker.cli.common import CommandError, Subparsers, add_command
+from worker.cli.common import FAILED, CommandError, Subparsers, add_command
 from worker.config import get_settings
 from worker.core.outages import Unavailable
 from worker.db.engine import make_engine
-from worker.ledger.record import LedgerRecord, State
+from worker.errors import PaynetGatewayError
+from worker.ledger.policy import operator_outcome
+from worker.ledger.record import IN_DOUBT, LedgerRecord, State
 from worker.ledger.store import LedgerStore, encode_outcome
+from worker.runtime import build_runtime
 
 T = TypeVar("T")
 
 UNKNOWN_ADVICE = (
-    "the payment may have executed at Paynet and could not be reconciled: look it up there by "
-    "its own id; if it did not execute, send it again under a new idempotency key"
+    "the payment may have executed at Paynet and could not be reconciled: ask again with "
+    "'paynet-gateway ledger reconcile KEY', or look it up at Paynet by its own id and record what "
+    "you find with 'paynet-gateway ledger settle KEY --executed ID | --not-executed --reason ...'"
 )
 
 
@@ -35,8 +41,36 @@ def register(subparsers: Subparsers) -> None:
     show.set_defaults(handler=run_show)
     listing = add_command(actions, "list", "Keys, most recently changed first.")
     listing.add_argument("--state", choices=[state.value for state in State])
+    listing.add_argument(
+        "--stale",
+        action="store_true",
+        help="only what needs a look: sent keys past their lease, and unknown keys (oldest first)",
+    )
     listing.add_argument("--limit", type=int, default=100, help="at most this many (100)")
     listing.set_defaults(handler=run_list)
+    reconcile = add_command(
+        actions, "reconcile", "Ask Paynet's status method now, for one key or every stale one."
+    )
+    reconcile.add_argument("key", nargs="?", help="the idempotency key (default: every stale one)")
+    reconcile.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for a token (default 30)"
+    )
+    reconcile.epilog = (
+        "A key found at Paynet is recorded as it is found (succeeded, or failed in a state that "
+        "is not a success); any other answer is printed and the key left as it is."
+    )
+    reconcile.set_defaults(handler=run_reconcile)
+    settle = add_command(actions, "settle", "Record an operator's decision on a key in doubt.")
+    settle.add_argument("key", help="the idempotency key")
+    decision = settle.add_mutually_exclusive_group(required=True)
+    decision.add_argument("--executed", metavar="TRANSACTION_ID", help="it executed at Paynet")
+    decision.add_argument("--not-executed", action="store_true", help="it did not execute")
+    settle.add_argument("--reason", help="why (required with --not-executed)")
+    settle.epilog = (
+        "Only a sent or unknown key, and not while a task may still be sending it. Resubmissions "
+        "get the decision: the transaction id, or an error telling them to use a new key."
+    )
+    settle.set_defaults(handler=run_settle)
 
 
 def _with_store(action: Callable[[LedgerStore], T]) -> T:
@@ -45,6 +79,8 @@ def _with_store(action: Callable[[LedgerStore], T]) -> T:
     logging.getLogger("worker.database").disabled = True
     try:
         return action(LedgerStore(engine, retry_timeout=3))
+    except CommandError:
+        raise
     except Unavailable as exc:
         raise CommandError(f"cannot read the ledger: {exc.detail}") from None
     except Exception as exc:
@@ -74,6 +110,8 @@ def describe(record: LedgerRecord) -> list[str]:
         f"check after:  {_when(record.check_after)}",
         f"updated:      {_when(record.updated_at)}",
         f"finished:     {_when(record.finished_at)}",
+        f"agent id:     {record.agent_id or '-'}",
+        f"settled by:   {record.settled_by or '-'}",
         f"detail:       {record.detail or '-'}",
         f"outcome:      {encode_outcome(record.outcome) if record.outcome else '-'}",
     ]
@@ -93,8 +131,16 @@ def run_show(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise CommandError("--limit must be at least 1")
+    if args.stale and args.state:
+        raise CommandError("--stale and --state: choose one")
     state = State(args.state) if args.state else None
-    records = _with_store(lambda store: store.list(state, args.limit))
+    if args.stale:
+        records = _with_store(lambda store: store.stale(args.limit))
+        if not records:
+            print("no stale ledger entries")
+            return 0
+    else:
+        records = _with_store(lambda store: store.list(state, args.limit))
     for record in records:
         print(
             f"{_when(record.updated_at)}  {record.state.value:<9}  {record.key}  "
@@ -102,4 +148,61 @@ def run_list(args: argparse.Namespace) -> int:
         )
     if not records:
         print(f"no ledger entries{f' in state {state}' if state else ''}")
+    return 0
+
+
+def run_reconcile(args: argparse.Namespace) -> int:
+    """Every line: the key and what Paynet's status method said of it."""
+    from worker import lifecycle
+    from worker.calls.reconcile import reconcile_now
+    from worker.celery import app
+
+    settings = get_settings()
+    runtime = build_runtime(settings, lifecycle.refresh_enqueuer(app))
+    logging.getLogger("worker.database").disabled = True
+    try:
+        store = runtime.gateway.keyed.store
+        if args.key is not None:
+            found = store.load(args.key)
+            if found is None:
+                raise CommandError(f"no ledger entry for key {args.key!r}")
+            records = [found]
+        else:
+            records = store.stale()
+        for record in records:
+            said = reconcile_now(runtime.gateway.keyed, record, args.timeout)
+            print(f"{record.key}: {said}")
+        if not records:
+            print("no stale ledger entries")
+    except (Unavailable, TimeoutError, PaynetGatewayError) as exc:
+        raise CommandError(f"cannot reconcile: {exc}", FAILED) from None
+    finally:
+        runtime.close()
+    return 0
+
+
+def run_settle(args: argparse.Namespace) -> int:
+    if args.not_executed and not args.reason:
+        raise CommandError("--not-executed needs --reason: say why you know it did not execute")
+    outcome = operator_outcome(args.executed, args.reason)
+    decided = f"executed as {args.executed}" if args.executed else "not executed"
+    detail = f"settled by an operator: {decided}"
+    if args.reason:
+        detail += f" ({args.reason})"
+
+    def decide(store: LedgerStore) -> LedgerRecord:
+        record = store.load(args.key)
+        if record is None:
+            raise CommandError(f"no ledger entry for key {args.key!r}")
+        if record.state not in IN_DOUBT:
+            raise CommandError(f"key {args.key!r} is {record.state}: only a sent or unknown key")
+        if record.state is State.SENT and record.check_after and record.check_after > record.now:
+            raise CommandError(
+                f"key {args.key!r} may be at Paynet right now (its lease ends "
+                f"{_when(record.check_after)}): settle it after that"
+            )
+        return store.decide(args.key, outcome, detail)
+
+    record = _with_store(decide)
+    print(f"{record.key}: {record.state} ({record.detail})")
     return 0

@@ -56,6 +56,8 @@ ledger = Table(
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Column("check_after", DateTime(timezone=True), nullable=True),  # earliest reconciliation
     Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("agent_id", String(200), nullable=True),  # the payment's own id: for its status call
+    Column("settled_by", String(32), nullable=True),  # "operator": decided by hand, not by Paynet
     CheckConstraint(
         "state IN ('received', 'sent', 'succeeded', 'failed', 'unknown')",
         name="ck_paynet_ledger_state",

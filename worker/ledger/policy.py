@@ -3,14 +3,18 @@
 Before a call ``decide_key`` reads the key's ledger row and answers: hand back the recorded
 outcome, refuse a conflicting request, send, hold while the task sending it right now works,
 reconcile through the status method, or leave it unresolved (``OutcomeUnknown``). What a send's
-answer means is judged on the wire (``worker.paynet.verdicts.judge_send``); after a status call
-``judge_status`` says found, not found, or cannot tell.
+answer means is judged on the wire (``worker.paynet.verdicts.judge_send``); what a status call
+says, here: ``judge_status``, then ``after_status`` for what to do about it.
 
-Timing. A sender claims the key and talks to Paynet for at most ``connect + read`` seconds; a
-reconciler may look only after that, plus ``settle_delay`` for a request Paynet may still be
-processing, so that a payment in flight is never taken for one that was lost (``lease_end``).
-A sender that gave up on its answer (read timeout, malformed answer) sets the same mark to its
-own time plus ``settle_delay``.
+Timing, all in the database's time (``LedgerRecord.now``, never a host clock). A sender claims
+the key with a lease of one send deadline plus ``settle_delay``; a sender that got no usable
+answer shortens it to ``settle_delay``. Past the lease the key is reconciled. "Found" settles it
+at once. "Not found" is believed only once the status method's ``max_processing`` has passed
+since the last send: before that Paynet may still be working on it, so the status is asked
+again, with backoff. A run of the task is killed past its hard time limit, which
+``max_processing`` exceeds (the settings check it), so by then no send of this key is alive.
+Status calls that cannot tell go on for ``reconcile_timeout`` after the window; then the key is
+``unknown``, for good: the gateway never sends it again by itself.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ CHECK_BACKOFF_MAX = 5.0
 # A key claimed this often without an outcome is not sent again: that is a message that kills
 # its worker every time (with task_reject_on_worker_lost it would loop), not bad luck.
 MAX_SENDS = 10
+# Implementation-defined JSON-RPC server error codes (-32000 to -32099) for outcomes that the
+# gateway records itself, so a producer tells them from Paynet's own codes.
+NOT_SUCCEEDED = -32001  # the status method reports the transaction in a state not a success
+SETTLED_NOT_EXECUTED = -32002  # an operator settled the key: it did not execute at Paynet
 
 
 @dataclass(frozen=True)
@@ -40,8 +48,7 @@ class LedgerWait:
     """Carried in the task's ``_ledger`` kwarg across retries (Celery's counter is not ours)."""
 
     polls: int = 0  # countdown retries spent waiting on another sender or a settle delay
-    checks: int = 0  # status calls so far that could not tell
-    first_check: float | None = None  # epoch seconds of the first of them
+    checks: int = 0  # status calls so far that could not tell, or said "not found" too early
 
     def polled(self) -> LedgerWait:
         return replace(self, polls=self.polls + 1)
@@ -89,15 +96,9 @@ def poll_delay(polls: int) -> float:
     return step(polls + 1, POLL_FIRST, POLL_MAX)
 
 
-def lease_end(now: datetime, connect: float, read: float, settle_delay: float) -> datetime:
-    """When a claim made ``now`` may be reconciled if no outcome was recorded by then."""
-    return now + timedelta(seconds=connect + read + settle_delay)
-
-
 def decide_key(
     record: LedgerRecord,
     fingerprint: Fingerprint,
-    now: datetime,
     reconcilable: bool,
     wait: LedgerWait | None = None,
 ) -> Step:
@@ -110,6 +111,8 @@ def decide_key(
         if record.outcome is None:
             return Unresolved(f"the ledger says {record.state} but holds no outcome")
         return Recorded(record.outcome)
+    if record.state is State.UNKNOWN:
+        return Unresolved(f"left unknown ({record.detail or 'no definite answer'})")
     if record.state is State.RECEIVED:
         if record.attempts >= MAX_SENDS:
             return Unresolved(
@@ -117,23 +120,20 @@ def decide_key(
                 "recorded (is a worker dying on it?); not sent again"
             )
         return Send()
-    due = record.check_after or record.updated_at
-    remaining = (due - now).total_seconds()
-    if record.state is State.SENT and remaining > 0:
-        countdown = min(remaining, poll_delay(wait.polls))
-        return Hold(countdown, wait.polled(), "another task is sending it")
+    remaining = ((record.check_after or record.updated_at) - record.now).total_seconds()
+    if remaining > 0:
+        reason = "letting Paynet settle" if record.detail else "another task is sending it"
+        return Hold(min(remaining, poll_delay(wait.polls)), wait.polled(), reason)
     if not reconcilable:
         return Unresolved(
             f"sent to Paynet ({record.detail or 'its sender was lost'}) with no outcome "
             f"recorded, and {record.fingerprint.method} has no status method to reconcile it: "
             "it may have executed at Paynet"
         )
-    if remaining > 0:
-        return Hold(min(remaining, poll_delay(wait.polls)), wait.polled(), "letting Paynet settle")
     return Reconcile()
 
 
-# What a status call says.
+# What a status call says, and what to do about it.
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,12 @@ def judge_status(
     if isinstance(exchange, jsonrpc.RpcResult):
         if exchange.value is None:
             return Inconclusive(f"{status.method} answered an empty result")
+        if status.state_field is not None:
+            value = exchange.value
+            if not isinstance(value, dict) or status.state_field not in value:
+                return Inconclusive(
+                    f"{status.method} answered a transaction without {status.state_field!r}"
+                )
         return Found(exchange)
     if isinstance(exchange, jsonrpc.RpcError):
         if exchange.code in unauthorized_codes:
@@ -178,19 +184,78 @@ def judge_status(
     return Inconclusive(f"{status.method} failed ({exchange})")
 
 
-def after_inconclusive(
-    wait: LedgerWait | None, now: float, policy: LedgerSettings, rand: float | None = None
-) -> Hold | Unresolved:
-    """Another status call later, until ``reconcile_timeout`` has passed since the first."""
+def found_outcome(found: Found, status: StatusMethod) -> jsonrpc.Answer:
+    """A found transaction is a success only in a success state; else a failure naming it."""
+    if status.state_field is None:
+        return found.outcome
+    state = found.outcome.value[status.state_field]
+    if state in status.succeeded_states:
+        return found.outcome
+    return jsonrpc.RpcError(
+        NOT_SUCCEEDED,
+        f"{status.method} reports the transaction in state {state!r}, not a success",
+        found.outcome.value,
+    )
+
+
+def operator_outcome(transaction_id: str | None, reason: str | None) -> jsonrpc.Answer:
+    """What an operator's decision hands to every later delivery or resubmission of the key."""
+    if transaction_id is not None:
+        result: dict[str, Any] = {"transactionId": transaction_id, "settledBy": "operator"}
+        return jsonrpc.RpcResult({**result, "reason": reason} if reason else result)
+    return jsonrpc.RpcError(
+        SETTLED_NOT_EXECUTED,
+        f"settled by an operator: not executed at Paynet ({reason}); "
+        "send it again under a new idempotency key",
+        {"settledBy": "operator", "reason": reason},
+    )
+
+
+@dataclass(frozen=True)
+class Settle:
+    outcome: jsonrpc.Answer
+
+
+@dataclass(frozen=True)
+class Reopen:
+    pass
+
+
+AfterStatus = Settle | Reopen | Hold | Unresolved
+
+
+def window_end(record: LedgerRecord, status: StatusMethod) -> datetime:
+    """Until then, "not found" may only mean that Paynet is still processing the last send."""
+    sent = record.sent_at or record.updated_at
+    return sent + timedelta(seconds=status.max_processing)
+
+
+def after_status(
+    verdict: Found | NotFound | Inconclusive,
+    record: LedgerRecord,
+    status: StatusMethod,
+    policy: LedgerSettings,
+    wait: LedgerWait | None = None,
+    rand: float | None = None,
+) -> AfterStatus:
+    """Settle on "found"; send again on "not found" once the window passed; else ask later."""
     wait = wait or LedgerWait()
-    first = wait.first_check if wait.first_check is not None else now
+    if isinstance(verdict, Found):
+        return Settle(found_outcome(verdict, status))
+    window = window_end(record, status)
     checks = wait.checks + 1
-    elapsed = now - first
-    if elapsed >= policy.reconcile_timeout:
+    delay = backoff(checks, CHECK_BACKOFF_FIRST, CHECK_BACKOFF_MAX, rand)
+    later = replace(wait, checks=checks)
+    if isinstance(verdict, NotFound):
+        if record.now >= window:
+            return Reopen()
+        remaining = (window - record.now).total_seconds()
+        return Hold(min(delay, remaining), later, "not found yet: Paynet may still process it")
+    deadline = window + timedelta(seconds=policy.reconcile_timeout)
+    if record.now >= deadline:
         return Unresolved(
             f"{checks} status calls could not tell within {policy.reconcile_timeout:g} s "
-            "whether it executed at Paynet"
+            f"after the processing window whether it executed at Paynet (last: {verdict.detail})"
         )
-    delay = backoff(checks, CHECK_BACKOFF_FIRST, CHECK_BACKOFF_MAX, rand)
-    countdown = min(delay, policy.reconcile_timeout - elapsed)
-    return Hold(countdown, replace(wait, checks=checks, first_check=first), "status unclear")
+    remaining = (deadline - record.now).total_seconds()
+    return Hold(min(delay, remaining), later, "status unclear")

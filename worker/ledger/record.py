@@ -2,9 +2,10 @@
 
 States::
 
-    received ──claim──▶ sent ──answer──▶ succeeded | failed
-       ▲                 │ └──no answer──▶ unknown ──status: found──▶ succeeded
-       └──── nothing was sent (-9999, connection refused) / status: not found ◀┘
+    received ──claim──▶ sent ──answer, or status: found──▶ succeeded | failed
+       ▲                 │ └── no definite answer in time ──▶ unknown ──operator──▶ ...
+       └── nothing was sent (-9999, connection refused), or status: not found
+           once Paynet's processing window has passed
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from worker.paynet import jsonrpc
 
 class State(StrEnum):
     RECEIVED = "received"  # known; nothing is at Paynet (or it was shown not to be)
-    SENT = "sent"  # claimed by a sender, who may be talking to Paynet right now
+    SENT = "sent"  # claimed by a sender: at Paynet, or in doubt and being reconciled
     SUCCEEDED = "succeeded"  # Paynet answered a result (or reconciliation found it)
     FAILED = "failed"  # Paynet answered an error other than unauthorized
-    UNKNOWN = "unknown"  # sent, and whether it executed is not known (yet)
+    UNKNOWN = "unknown"  # whether it executed could not be told: final, for an operator
 
 
 FINISHED = frozenset({State.SUCCEEDED, State.FAILED})
@@ -41,5 +42,13 @@ class LedgerRecord:
     created_at: datetime
     updated_at: datetime
     sent_at: datetime | None = None
-    check_after: datetime | None = None
+    check_after: datetime | None = None  # no reconciling before (the sender's lease)
     finished_at: datetime | None = None
+    seen_at: datetime | None = None  # the database's time when this row was read
+    settled_by: str | None = None  # "operator" where an operator decided the outcome
+    agent_id: str | None = None  # the payment's own id, which its status call looks up
+
+    @property
+    def now(self) -> datetime:
+        """The database's time when the row was read: the one clock of ledger decisions."""
+        return self.seen_at or self.updated_at

@@ -11,16 +11,30 @@ may not have committed) reaches the same verdict.
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Callable, Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, RowMapping, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Engine,
+    Interval,
+    RowMapping,
+    func,
+    insert,
+    literal,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from worker.core.clock import Clock, as_utc, utcnow
+from worker.core.clock import as_utc
 from worker.core.retry import retrying
 from worker.db.tables import ledger
 from worker.ledger.fingerprint import Fingerprint
@@ -64,21 +78,40 @@ def _record(row: RowMapping) -> LedgerRecord:
         sent_at=as_utc(row["sent_at"]),
         check_after=as_utc(row["check_after"]),
         finished_at=as_utc(row["finished_at"]),
+        seen_at=as_utc(row["seen_at"]) or updated,
+        settled_by=row["settled_by"],
+        agent_id=row["agent_id"],
     )
+
+
+def db_time(dialect: str, plus: float = 0.0) -> ColumnElement[datetime]:
+    """The database's own time (plus ``plus`` seconds), as an SQL expression.
+
+    Every time the ledger writes or compares is the database's, never a host's: two hosts whose
+    clocks disagree still agree on when a lease ends (worker/ledger/policy.py).
+    """
+    expr: ColumnElement[Any]
+    if dialect == "sqlite":  # UTC, to the millisecond
+        expr = func.strftime("%Y-%m-%d %H:%M:%f", "now", f"{plus:+.3f} seconds")
+    else:
+        expr = func.statement_timestamp() + literal(timedelta(seconds=plus), Interval())
+    return type_coerce(expr, DateTime(timezone=True))
 
 
 class LedgerStore:
     def __init__(
         self,
         engine: Engine,
-        clock: Clock = utcnow,
         retry_timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.engine = engine
-        self.clock = clock
         self.retry_timeout = retry_timeout
         self.sleep = sleep
+        self.dialect = engine.dialect.name
+
+    def _now(self, plus: float = 0.0) -> ColumnElement[datetime]:
+        return db_time(self.dialect, plus)
 
     def _run(self, what: str, operation: Callable[[Connection], T]) -> T:
         def attempt() -> T:
@@ -87,18 +120,18 @@ class LedgerStore:
 
         return retrying(attempt, what, self.retry_timeout, self.sleep)
 
-    @staticmethod
-    def _read(conn: Connection, key: str) -> LedgerRecord | None:
-        row = conn.execute(select(ledger).where(ledger.c.idempotency_key == key)).mappings().first()
+    def _read(self, conn: Connection, key: str) -> LedgerRecord | None:
+        query = select(ledger, self._now().label("seen_at")).where(ledger.c.idempotency_key == key)
+        row = conn.execute(query).mappings().first()
         return _record(row) if row is not None else None
 
     def load(self, key: str) -> LedgerRecord | None:
         return self._run(f"reading ledger key {key!r}", lambda conn: self._read(conn, key))
 
-    def open(self, key: str, fingerprint: Fingerprint) -> LedgerRecord:
+    def open(self, key: str, fingerprint: Fingerprint, agent_id: str | None = None) -> LedgerRecord:
         """The key's row, created as ``received`` if it is new (whoever creates it first)."""
-        now = self.clock()
         values = {
+            "agent_id": agent_id,
             "idempotency_key": key,
             "profile": fingerprint.profile,
             "path": fingerprint.path,
@@ -106,8 +139,8 @@ class LedgerStore:
             "params_sha256": fingerprint.params_sha256,
             "state": State.RECEIVED.value,
             "attempts": 0,
-            "created_at": now,
-            "updated_at": now,
+            "created_at": self._now(),
+            "updated_at": self._now(),
         }
 
         def operation(conn: Connection) -> LedgerRecord:
@@ -129,7 +162,6 @@ class LedgerStore:
         attempts: int | None = None,
     ) -> LedgerRecord:
         """One conditional UPDATE, then the row as it stands."""
-        now = self.clock()
         condition = [
             ledger.c.idempotency_key == key,
             ledger.c.state.in_([state.value for state in sources]),
@@ -140,7 +172,7 @@ class LedgerStore:
             condition.append(ledger.c.attempts == attempts)
 
         def operation(conn: Connection) -> LedgerRecord:
-            conn.execute(update(ledger).where(*condition).values(updated_at=now, **values))
+            conn.execute(update(ledger).where(*condition).values(updated_at=self._now(), **values))
             record = self._read(conn, key)
             if record is None:
                 raise LookupError(f"ledger key {key!r} vanished")
@@ -148,14 +180,15 @@ class LedgerStore:
 
         return self._run(f"{what} of ledger key {key!r}", operation)
 
-    def claim(self, key: str, owner: str, check_after: datetime) -> LedgerRecord:
-        """``received`` → ``sent`` for ``owner``; it won where ``record.owner == owner``."""
+    def claim(self, key: str, owner: str, lease: float) -> LedgerRecord:
+        """``received`` → ``sent`` for ``owner``, no reconciling for ``lease`` seconds; it won
+        where ``record.owner == owner``."""
         values = {
             "state": State.SENT.value,
             "attempts": ledger.c.attempts + 1,
             "owner": owner,
-            "sent_at": self.clock(),
-            "check_after": check_after,
+            "sent_at": self._now(),
+            "check_after": self._now(lease),
             "detail": None,
         }
         return self._transition("claim", key, {State.RECEIVED}, values)
@@ -163,7 +196,7 @@ class LedgerStore:
     def finish(self, key: str, owner: str, outcome: jsonrpc.Answer, detail: str) -> LedgerRecord:
         """The sender records Paynet's answer, unless another claim came after its own."""
         values = self._final(outcome, detail)
-        return self._transition("recording the outcome", key, IN_DOUBT, values, owner=owner)
+        return self._transition("recording the outcome", key, {State.SENT}, values, owner=owner)
 
     def _final(self, outcome: jsonrpc.Answer, detail: str) -> dict[str, Any]:
         """The columns of a finished payment: Paynet's answer, whoever recorded it."""
@@ -172,7 +205,7 @@ class LedgerStore:
             "state": state.value,
             "outcome": encode_outcome(outcome),
             "detail": detail,
-            "finished_at": self.clock(),
+            "finished_at": self._now(),
         }
 
     def release(self, key: str, owner: str, detail: str) -> LedgerRecord:
@@ -180,18 +213,20 @@ class LedgerStore:
         values = {"state": State.RECEIVED.value, "detail": detail, "check_after": None}
         return self._transition("release", key, {State.SENT}, values, owner=owner)
 
+    def doubt(self, key: str, owner: str, detail: str, settle: float) -> LedgerRecord:
+        """The sender got no usable answer: still ``sent``, reconciled after ``settle`` seconds."""
+        values = {"detail": detail, "check_after": self._now(settle)}
+        return self._transition("marking in doubt", key, {State.SENT}, values, owner=owner)
+
+    def note(self, key: str, attempts: int, detail: str) -> LedgerRecord:
+        """What the last reconciliation learned, for operators; the row stays ``sent``."""
+        return self._transition("noting", key, {State.SENT}, {"detail": detail}, attempts=attempts)
+
     def mark_unknown(
-        self,
-        key: str,
-        detail: str,
-        check_after: datetime | None = None,
-        owner: str | None = None,
-        attempts: int | None = None,
+        self, key: str, detail: str, owner: str | None = None, attempts: int | None = None
     ) -> LedgerRecord:
-        """Sent, and whether it executed is not known; reconcile no earlier than ``check_after``."""
-        values: dict[str, Any] = {"state": State.UNKNOWN.value, "detail": detail}
-        if check_after is not None:
-            values["check_after"] = check_after
+        """Whether it executed could not be told: final, never sent again by the gateway."""
+        values = {"state": State.UNKNOWN.value, "detail": detail}
         return self._transition(
             "marking unknown", key, IN_DOUBT, values, owner=owner, attempts=attempts
         )
@@ -204,11 +239,17 @@ class LedgerStore:
     def reopen(self, key: str, attempts: int, detail: str) -> LedgerRecord:
         """Reconciliation showed it never executed: the key may be sent again."""
         values = {"state": State.RECEIVED.value, "detail": detail, "check_after": None}
-        return self._transition("reopening", key, IN_DOUBT, values, attempts=attempts)
+        return self._transition("reopening", key, {State.SENT}, values, attempts=attempts)
+
+    def decide(self, key: str, outcome: jsonrpc.Answer, detail: str) -> LedgerRecord:
+        """An operator's decision on a key in doubt: final, whatever a task does after it."""
+        values = {**self._final(outcome, detail), "settled_by": "operator"}
+        return self._transition("settling by an operator", key, IN_DOUBT, values)
 
     def list(self, state: State | None = None, limit: int = 100) -> list[LedgerRecord]:
         """Most recently changed first."""
-        query = select(ledger).order_by(ledger.c.updated_at.desc()).limit(limit)
+        query = select(ledger, self._now().label("seen_at"))
+        query = query.order_by(ledger.c.updated_at.desc()).limit(limit)
         if state is not None:
             query = query.where(ledger.c.state == state.value)
 
@@ -216,6 +257,18 @@ class LedgerStore:
             return [_record(row) for row in conn.execute(query).mappings()]
 
         return self._run("listing the ledger", operation)
+
+    def stale(self, limit: int = 100) -> builtins.list[LedgerRecord]:
+        """What needs a look: ``sent`` rows past their lease, and every ``unknown`` row."""
+        overdue = (ledger.c.state == State.SENT.value) & (ledger.c.check_after < self._now())
+        query = select(ledger, self._now().label("seen_at"))
+        query = query.where(overdue | (ledger.c.state == State.UNKNOWN.value))
+        query = query.order_by(ledger.c.updated_at).limit(limit)
+
+        def operation(conn: Connection) -> list[LedgerRecord]:
+            return [_record(row) for row in conn.execute(query).mappings()]
+
+        return self._run("listing stale ledger keys", operation)
 
 
 def _insert_if_absent(conn: Connection, values: dict[str, Any]) -> None:

@@ -11,17 +11,19 @@ import itertools
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
+from urllib3.util import Timeout
 
 from worker.core import metrics
 from worker.core.causes import Cause
 from worker.core.redaction import register_secret, register_token
 from worker.paynet import jsonrpc
 from worker.paynet.failures import HttpAnswer, HttpMalformed, LoginFailure, TransportFailure
-from worker.paynet.verdicts import judge_login
+from worker.paynet.verdicts import judge_login, parse_http
 from worker.settings import ProfileSettings
 
 _ids = itertools.count(1)
@@ -89,19 +91,26 @@ class PaynetClient:
         self._verify: bool | str = profile.ca_bundle or profile.verify_tls
 
     def post(self, path: str, body: dict[str, Any], read_timeout: float) -> HttpAnswer:
+        """One POST within a total deadline of connect plus read timeout (not per read), never
+        following a redirect: a 3xx comes back as it is, its ``Location`` host named."""
         started = time.monotonic()
-        timeout = (self.profile.timeouts.connect, read_timeout)
+        connect = self.profile.timeouts.connect
+        deadline = started + connect + read_timeout
+        timeout = Timeout(connect=connect, read=read_timeout, total=connect + read_timeout)
         try:
             with self.session.post(
                 self.profile.url(path),
                 data=jsonrpc.encode(body),
                 headers={"Content-Type": "application/json"},
-                timeout=timeout,
+                timeout=timeout,  # type: ignore[arg-type]  # requests takes urllib3's
                 verify=self._verify,
                 stream=True,
+                allow_redirects=False,  # a redirect would re-post the token, or drop the body
             ) as response:
-                content = _read_limited(response)
-                return HttpAnswer(response.status_code, content, time.monotonic() - started)
+                content = _read_limited(response, deadline)
+                location = response.headers.get("Location") if response.is_redirect else None
+                elapsed = time.monotonic() - started
+                return HttpAnswer(response.status_code, content, elapsed, _host(location))
         except requests.RequestException as exc:
             raise _translate(exc) from None
 
@@ -120,11 +129,10 @@ class PaynetClient:
             metrics.paynet_call(method, str(failure.cause), time.monotonic() - started)
             raise
         try:
-            parsed = jsonrpc.parse_answer(answer.body, request_id)
-        except jsonrpc.MalformedAnswer as exc:
-            malformed = HttpMalformed(answer.status, exc.reason)
+            parsed = parse_http(answer, request_id)
+        except HttpMalformed as malformed:
             metrics.paynet_call(method, str(malformed.cause), answer.elapsed)
-            raise malformed from None
+            raise
         metrics.paynet_call(method, outcome_label(parsed), answer.elapsed)
         return parsed, answer
 
@@ -150,11 +158,20 @@ def outcome_label(answer: jsonrpc.Answer) -> str:
     return "result" if isinstance(answer, jsonrpc.RpcResult) else "rpc_error"
 
 
-def _read_limited(response: requests.Response) -> bytes:
+def _host(location: str | None) -> str | None:
+    """Where a redirect pointed, as host[:port] only (a URL may carry a query worth hiding)."""
+    if location is None:
+        return None
+    return urlsplit(location).netloc or "the same host"
+
+
+def _read_limited(response: requests.Response, deadline: float) -> bytes:
     chunks: list[bytes] = []
     size = 0
     chunk: bytes
     for chunk in response.iter_content(chunk_size=65536):
+        if time.monotonic() > deadline:
+            raise TransportFailure(Cause.TIMEOUT, "send deadline passed in the body", True)
         size += len(chunk)
         if size > jsonrpc.MAX_BODY_BYTES:
             return b"".join(chunks) + chunk  # decode() rejects it as oversized

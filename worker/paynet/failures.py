@@ -17,6 +17,7 @@ class HttpAnswer:
     status: int
     body: bytes
     elapsed: float
+    redirect_to: str | None = None  # the Location host of a 3xx, which is never followed
 
 
 class TransportFailure(Exception):
@@ -42,7 +43,7 @@ class HttpMalformed(Exception):
 
     @property
     def cause(self) -> Cause:
-        return Cause.HTTP_ERROR if self.status >= 400 else Cause.MALFORMED
+        return Cause.HTTP_ERROR if self.status >= 300 else Cause.MALFORMED
 
     def __str__(self) -> str:
         return f"HTTP {self.status}, {self.reason}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from worker.core.causes import Cause
+from worker.core.redaction import redact
 from worker.paynet import jsonrpc
 from worker.paynet.failures import HttpAnswer, HttpMalformed, LoginFailure, TransportFailure
 
@@ -58,6 +59,17 @@ def judge_send(exchange: Exchange, unauthorized_codes: tuple[int, ...]) -> SendV
     return InDoubt(f"unusable answer ({exchange})", malformed=True)
 
 
+def parse_http(answer: HttpAnswer, request_id: int) -> jsonrpc.Answer:
+    """The JSON-RPC answer in an HTTP answer, or ``HttpMalformed`` saying why there is none; a
+    redirect is refused by name, wherever it points."""
+    if answer.redirect_to is not None:
+        raise HttpMalformed(answer.status, f"a redirect to {answer.redirect_to}, not followed")
+    try:
+        return jsonrpc.parse_answer(answer.body, request_id)
+    except jsonrpc.MalformedAnswer as exc:
+        raise HttpMalformed(answer.status, exc.reason) from None
+
+
 def judge_login(
     answer: HttpAnswer, request_id: int, transient_codes: frozenset[int] = frozenset()
 ) -> str:
@@ -66,13 +78,12 @@ def judge_login(
     Any JSON-RPC error to a login refuses the credentials, except codes configured as transient.
     """
     try:
-        parsed = jsonrpc.parse_answer(answer.body, request_id)
-    except jsonrpc.MalformedAnswer as exc:
-        failure = HttpMalformed(answer.status, exc.reason)
+        parsed = parse_http(answer, request_id)
+    except HttpMalformed as failure:
         raise LoginFailure(failure.cause, str(failure)) from None
     if isinstance(parsed, jsonrpc.RpcError):
         cause = Cause.LOGIN_ERROR if parsed.code in transient_codes else Cause.REFUSED
-        message = parsed.message[:MESSAGE_LIMIT]
+        message = redact(parsed.message[:MESSAGE_LIMIT])  # Paynet may echo the credentials
         raise LoginFailure(cause, f"Paynet answered the login with {parsed.code} {message}")
     result = parsed.value
     token = result.get("token") if isinstance(result, dict) else None
