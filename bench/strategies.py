@@ -14,6 +14,7 @@ from worker.paynet.client import PaynetClient
 from worker.paynet.failures import LoginFailure
 from worker.runtime import Runtime, gateway_for
 from worker.tokens.coordination import Coordinator
+from worker.tokens.liveness import HeldLock
 from worker.tokens.policy import (
     AwaitRefresh,
     Decision,
@@ -38,9 +39,9 @@ class UndedupedCoordinator(Coordinator):
 
 class UncheckedRefresher(Refresher):
     def _refresh_locked(
-        self, profile: str, stale_generation: int, attempt: int, force: bool
+        self, profile: str, stale_generation: int, attempt: int, force: bool, held: HeldLock
     ) -> RefreshOutcome:
-        return super()._refresh_locked(profile, stale_generation, attempt, force=True)
+        return super()._refresh_locked(profile, stale_generation, attempt, True, held)
 
 
 class LockOnlyProvider(TokenProvider):
@@ -90,7 +91,7 @@ class NaiveProvider(TokenProvider):
         except LoginFailure as failure:
             return NoToken(failure.cause, failure.detail)
         generation = self.store.load(profile).generation
-        saved = self.store.save_token(profile, token, generation, self.ttl)
+        saved = self.store.save_token(profile, token, self.store.take_fence(profile), self.ttl)
         new = saved if saved is not None else generation + 1
         with self._lock:
             self._cache[profile] = dataclasses.replace(
@@ -119,9 +120,11 @@ def install(strategy: str, runtime: Runtime) -> Runtime:
         coordinator = UndedupedCoordinator(
             runtime.redis, settings.token, runtime.coordinator.enqueue
         )
-        provider = LockOnlyProvider(runtime.store, coordinator, settings.token, runtime.store.clock)
+        provider = LockOnlyProvider(
+            runtime.store, coordinator, settings.token, runtime.store.clock.now
+        )
         refresher = UncheckedRefresher(
-            settings, runtime.store, coordinator, runtime.clients, runtime.store.clock
+            settings, runtime.store, coordinator, runtime.clients, runtime.store.clock.now
         )
         return _with_provider(
             dataclasses.replace(runtime, coordinator=coordinator, refresher=refresher), provider

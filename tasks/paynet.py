@@ -1,45 +1,55 @@
 """``paynet.call`` and ``paynet.refresh_token``: validate, call ``worker``, turn waits into retries.
 
 Waiting (for a token, or on the idempotency ledger) is a ``self.retry(countdown=...)`` that
-frees the worker slot; the wait state travels in the ``_wait`` and ``_ledger`` kwargs because
-Celery's own retry counter would eat the business retry budget (and ``retry`` replaces kwargs
-wholesale). Retries of waiting calls travel on the token queue so that they never queue behind
-the payment backlog: they have waited their turn once already, and the refresh they wait for
-is on that queue too.
+frees the worker slot; the wait state travels in the ``_wait`` and ``_ledger`` kwargs, sealed
+(``_seal``), because Celery's own retry counter would eat the business retry budget (and
+``retry`` replaces kwargs wholesale). Retries of waiting calls travel on the token queue so that
+they never queue behind the payment backlog: they have waited their turn once already, and the
+refresh they wait for is on that queue too.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Task
 
+from worker.calls.refreshes import RefreshRequest, open_request, sealed_kwargs
 from worker.calls.reprs import call_repr, refresh_repr
 from worker.calls.request import parse_call
-from worker.calls.waits import RetryLater, ledger_wait_from_kwargs, token_wait_from_kwargs
+from worker.calls.waits import SEAL_KWARG, RetryLater, open_state, seal_state
 from worker.celery import app
 from worker.errors import InvalidRequest, PaynetGatewayError
 from worker.queues import CALL_TASK, REFRESH_TASK, TOKEN_QUEUE
 from worker.runtime import get_runtime
 
+log = logging.getLogger("worker.refresh")
+PRIVATE = ("_wait", "_ledger", SEAL_KWARG)
+
 
 # ``throws``: the contract's errors are answers, not crashes, so Celery logs each on one INFO line
 # ("raised expected: ...") instead of an ERROR with a traceback.
 @app.task(name=CALL_TASK, bind=True, max_retries=None, throws=(PaynetGatewayError,))
-def call(self: Task, *args: Any, _wait: Any = None, _ledger: Any = None, **kwargs: Any) -> Any:
+def call(self: Task, *args: Any, **given: Any) -> Any:
     if args:
         raise InvalidRequest("paynet.call takes keyword arguments only")
     runtime = get_runtime()
-    request = parse_call(kwargs, runtime.settings.paynet.profiles, runtime.settings.agent_ids())
+    settings = runtime.settings
+    kwargs = {k: v for k, v in given.items() if k not in PRIVATE}
+    private = {k: v for k, v in given.items() if k in PRIVATE}
+    request = parse_call(kwargs, settings.paynet.profiles, settings.agent_ids())
+    task_id = self.request.id or "-"
+    now = runtime.provider.clock().timestamp()  # the database's time
     try:
-        wait = token_wait_from_kwargs(_wait)
-        ledger_wait = ledger_wait_from_kwargs(_ledger)
+        wait, ledger_wait = open_state(runtime.seal, task_id, kwargs, private, settings.token, now)
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
     try:
-        return runtime.gateway.call(request, wait, ledger_wait, self.request.id or "-")
+        return runtime.gateway.call(request, wait, ledger_wait, task_id)
     except RetryLater as later:
-        again = {**kwargs, **later.to_kwargs()}
+        state = later.to_kwargs()
+        again = {**kwargs, **state, SEAL_KWARG: seal_state(runtime.seal, task_id, kwargs, state)}
         raise self.retry(
             countdown=later.countdown,
             kwargs=again,
@@ -50,27 +60,31 @@ def call(self: Task, *args: Any, _wait: Any = None, _ledger: Any = None, **kwarg
 
 
 @app.task(name=REFRESH_TASK, bind=True, max_retries=None, ignore_result=True)
-def refresh_token(
-    self: Task,
-    profile: str,
-    stale_generation: int,
-    attempt: int = 1,
-    started: float | None = None,
-    force: bool = False,
-) -> None:
+def refresh_token(self: Task, **kwargs: Any) -> None:
     runtime = get_runtime()
-    plan = runtime.refresher.run(profile, stale_generation, attempt, started, force)
+    task_id = self.request.id or "-"
+    request = open_request(runtime.seal, task_id, kwargs)
+    if request is None:
+        # Not sealed by a worker or the operator's CLI (or forced without the operator's seal):
+        # acting on it could cost a login that knocks out the token every worker is using.
+        log.warning("token refresh request ignored: not sealed by the gateway (task %s)", task_id)
+        return
+    plan = runtime.refresher.run(
+        request.profile, request.stale_generation, request.attempt, request.started, request.force
+    )
     if plan.retry_in is not None:
-        kwargs = {
-            "profile": profile,
-            "stale_generation": stale_generation,
-            "attempt": plan.attempt,
-            "started": plan.started,
-            "force": force,
-        }
+        again = RefreshRequest(
+            request.profile,
+            request.stale_generation,
+            plan.attempt,
+            plan.started,
+            request.force,
+            request.operator,
+        )
+        retry_kwargs = sealed_kwargs(runtime.seal, task_id, again)
         raise self.retry(
             countdown=plan.retry_in,
-            kwargs=kwargs,
+            kwargs=retry_kwargs,
             max_retries=None,
-            kwargsrepr=refresh_repr(kwargs),
+            kwargsrepr=refresh_repr(retry_kwargs),
         )

@@ -15,14 +15,17 @@ from celery import Celery
 from celery.signals import celeryd_after_setup, worker_init, worker_process_init, worker_shutdown
 
 from worker import broker, queues, runtime
+from worker.calls.refreshes import RefreshRequest, new_task_id, sealed_kwargs
 from worker.calls.reprs import refresh_repr
 from worker.config import REPO_ROOT, ConfigError, get_settings
 from worker.core import metrics
+from worker.core.clock import Clock, utcnow
+from worker.core.seal import Seal
 from worker.db.engine import make_engine
 from worker.db.schema import SchemaBehind, ensure_current
 from worker.runtime import Runtime, build_runtime, get_runtime, reset_runtime
 from worker.settings import Settings
-from worker.tokens.crypto import TokenKeyError, cipher_from_settings
+from worker.tokens.crypto import TokenKeyError, cipher_from_settings, seal_from_settings
 
 log = logging.getLogger("worker.lifecycle")
 _exporter: metrics.Exporter | None = None
@@ -102,23 +105,38 @@ def _on_process_init(**_: Any) -> None:
     get_runtime()
 
 
-def refresh_enqueuer(app: Celery) -> Callable[[str, int], None]:
-    """How the token path asks for a refresh: a ``paynet.refresh_token`` task on its queue."""
+def send_refresh(app: Celery, seal: Seal, request: RefreshRequest) -> str:
+    """Publish a sealed refresh request on the token queue; its task id."""
+    task_id = new_task_id()
+    kwargs = sealed_kwargs(seal, task_id, request)
+    app.send_task(
+        queues.REFRESH_TASK,
+        kwargs=kwargs,
+        task_id=task_id,
+        queue=queues.TOKEN_QUEUE,
+        kwargsrepr=refresh_repr(kwargs),
+    )
+    return task_id
+
+
+def refresh_enqueuer(app: Celery, seal: Seal) -> Callable[[str, int], None]:
+    """How the token path asks for a refresh: a sealed ``paynet.refresh_token`` on its queue."""
 
     def enqueue(profile: str, stale_generation: int) -> None:
-        kwargs = {"profile": profile, "stale_generation": stale_generation}
-        app.send_task(
-            queues.REFRESH_TASK,
-            kwargs=kwargs,
-            queue=queues.TOKEN_QUEUE,
-            kwargsrepr=refresh_repr(kwargs),
-        )
+        send_refresh(app, seal, RefreshRequest(profile, stale_generation))
 
     return enqueue
 
 
-def default_factory(app: Celery) -> Callable[[], Runtime]:
-    return lambda: build_runtime(get_settings(), refresh_enqueuer(app))
+def default_factory(app: Celery, clock: Clock = utcnow) -> Callable[[], Runtime]:
+    """How a worker process builds its runtime; ``clock`` is the host's (tests move it)."""
+
+    def build() -> Runtime:
+        settings = get_settings()
+        seal = seal_from_settings(settings.security, REPO_ROOT)
+        return build_runtime(settings, refresh_enqueuer(app, seal), clock=clock, seal=seal)
+
+    return build
 
 
 def connect(app: Celery) -> None:

@@ -21,12 +21,14 @@ from worker.calls.keyed import KeyedCalls
 from worker.calls.send import Sender
 from worker.config import REPO_ROOT
 from worker.core.clock import Clock, utcnow
+from worker.core.seal import Seal
+from worker.db.clock import DatabaseClock
 from worker.db.engine import make_engine
 from worker.ledger.store import LedgerStore
 from worker.paynet.client import PaynetClient, new_session
 from worker.settings import Settings
 from worker.tokens.coordination import Coordinator, Enqueue
-from worker.tokens.crypto import cipher_from_settings
+from worker.tokens.crypto import cipher_from_settings, seal_from_settings
 from worker.tokens.provider import TokenProvider
 from worker.tokens.refresher import Refresher
 from worker.tokens.store import TokenStore
@@ -43,6 +45,7 @@ class Runtime:
     refresher: Refresher
     clients: dict[str, PaynetClient]
     gateway: Gateway  # the entry point of paynet.call: keyed calls via the ledger
+    seal: Seal  # of the internal state that travels through the broker
 
     def close(self) -> None:
         self.engine.dispose()
@@ -52,19 +55,27 @@ class Runtime:
 
 
 def build_runtime(
-    settings: Settings, enqueue: Enqueue, base: Path = REPO_ROOT, clock: Clock = utcnow
+    settings: Settings,
+    enqueue: Enqueue,
+    base: Path = REPO_ROOT,
+    clock: Clock = utcnow,
+    seal: Seal | None = None,
 ) -> Runtime:
     engine = make_engine(settings.database.url)
     redis = Redis.from_url(settings.redis.url, socket_timeout=5, socket_connect_timeout=3)
-    store = TokenStore(engine, cipher_from_settings(settings.security, base), clock)
-    coordinator = Coordinator(redis, settings.token, enqueue, clock)
+    # Every decision between hosts is taken in the database's time: ``clock`` (the host's)
+    # only carries it between two reads.
+    database_clock = DatabaseClock(engine, clock)
+    now = database_clock.now
+    store = TokenStore(engine, cipher_from_settings(settings.security, base), database_clock)
+    coordinator = Coordinator(redis, settings.token, enqueue, now)
     session = new_session()
     transient = frozenset(settings.token.transient_login_codes)
     clients = {
         name: PaynetClient(profile, session, transient)
         for name, profile in settings.paynet.profiles.items()
     }
-    provider = TokenProvider(store, coordinator, settings.token, clock)
+    provider = TokenProvider(store, coordinator, settings.token, now)
     # Transient database faults in the ledger are retried within the token wait bound.
     ledger = LedgerStore(engine, retry_timeout=settings.token.wait_timeout)
     return Runtime(
@@ -74,9 +85,10 @@ def build_runtime(
         store,
         coordinator,
         provider,
-        Refresher(settings, store, coordinator, clients, clock),
+        Refresher(settings, store, coordinator, clients, now),
         clients,
         gateway_for(settings, provider, clients, ledger),
+        seal or seal_from_settings(settings.security, base),
     )
 
 

@@ -84,7 +84,8 @@ class TokenSettings(_Frozen):
     expiry_leeway: float = Field(5.0, ge=0)
     wait_step: float = Field(0.1, gt=0)
     wait_timeout: float = Field(30.0, gt=0)
-    lock_ttl: float = Field(30.0, gt=0)
+    lock_ttl: float = Field(30.0, gt=0)  # how long a queued refresh request holds
+    refresh_liveness: float = Field(6.0, gt=0)  # how soon a dead refresher's lock lapses
     max_refresh_cycles: int = Field(3, ge=1)
     unauthorized_codes: tuple[int, ...] = (-9999,)
     transient_login_codes: tuple[int, ...] = ()
@@ -171,17 +172,6 @@ class Settings(_Frozen):
     security: SecuritySettings = SecuritySettings()
     logging: LoggingSettings = LoggingSettings()
     metrics: MetricsSettings = MetricsSettings()
-
-    @model_validator(mode="after")
-    def _lock_outlives_login(self) -> Settings:
-        for name, profile in self.paynet.profiles.items():
-            needed = profile.timeouts.connect + profile.timeouts.login
-            if self.token.lock_ttl <= needed:
-                raise ValueError(
-                    f"token.lock_ttl ({self.token.lock_ttl}) must be longer than the login "
-                    f"timeouts of profile {name!r} ({needed})"
-                )
-        return self
 
     @model_validator(mode="after")
     def _window_outlives_a_run(self) -> Settings:

@@ -42,9 +42,10 @@ def processes_carrying(marker: str) -> list[str]:
     return found
 
 
-def demo(tmp_path: Path, marker: str) -> subprocess.Popen[str]:
+def demo(tmp_path: Path, marker: str, short: bool = True) -> subprocess.Popen[str]:
+    mode = ["--short"] if short else []
     return subprocess.Popen(
-        [sys.executable, "-m", "demo", "--short", "--workdir", str(tmp_path / "demo")],
+        [sys.executable, "-m", "demo", *mode, "--workdir", str(tmp_path / "demo")],
         cwd=REPO_ROOT,
         env=demo_env(marker),
         stdout=subprocess.PIPE,
@@ -68,6 +69,42 @@ def test_short_demo_pays_everything_with_one_login_per_revocation_and_leaves_not
     assert "WRONG" not in out
     assert "90/90 payments" in err
     assert processes_carrying(marker) == []
+
+
+# The rows of the summary whose figures are the same in every run (the rest are timings).
+STEADY_ROWS = (
+    "payments succeeded",
+    "payments failed",
+    "token revocations",
+    "logins made",
+    "executed at Paynet",
+)
+
+
+def steady_figures(text: str) -> dict[str, str]:
+    """Those rows, and the number of refresh requests enqueued, as the summary prints them."""
+    rows = {}
+    for line in text.splitlines():
+        for name in STEADY_ROWS:
+            if line.strip().startswith(name):
+                rows[name] = " ".join(line.split()[len(name.split()) :])
+        found = re.search(r"refresh requests +(\d+) enqueued", line)
+        if found:
+            rows["refresh requests enqueued"] = found.group(1)
+    return rows
+
+
+@pytest.mark.slow
+def test_the_readme_shows_the_figures_make_demo_prints(tmp_path: Path) -> None:
+    run = demo(tmp_path, uuid.uuid4().hex, short=False)
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, out + err
+    readme = (REPO_ROOT / "README.md").read_text()
+    sample = readme.split("### What `make demo` shows", 1)[1].split("```text", 1)[1]
+    sample = sample.split("```", 1)[0]
+    printed = steady_figures(out)
+    assert len(printed) == len(STEADY_ROWS) + 1, out
+    assert steady_figures(sample) == printed  # one refresh request per generation, first included
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from simulator import Simulator
 from tests.conftest import USERNAME, call
+from tests.support.tokens import seed
 from tests.support.workers import WorkerPool
 from worker.paynet.client import PaynetClient
 from worker.settings import ProfileSettings
@@ -39,7 +40,7 @@ def test_rejection_with_an_old_generation_reloads_the_newer_one_without_login(
     )
     fresh = PaynetClient(profile).login().token  # another host logged in: generation 1 is dead
     store = TokenStore(engine, TokenCipher([token_key.encode()]))
-    assert store.save_token("default", fresh, expected_generation=1, ttl=None) == 2
+    assert seed(store, "default", fresh, None) == 2
 
     assert call(producer, params={"after": "reload"}).get(timeout=30) == {"after": "reload"}
     stats = simulator.stats()

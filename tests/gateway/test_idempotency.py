@@ -24,6 +24,7 @@ from devservices.stack import Services
 from simulator import Simulator
 from tests.support.leaks import database_dump, log_lines, redis_dump, search
 from tests.support.payments import pay, payment
+from tests.support.tokens import seed
 from tests.support.workers import REPO_ROOT, WorkerPool
 from worker.core.redaction import MASK
 from worker.ledger.record import LedgerRecord, State
@@ -246,7 +247,7 @@ def test_a_token_paynet_echoes_in_an_error_is_kept_neither_in_the_ledger_nor_the
     token_key: str,
 ) -> None:
     token = "tok-echo-" + token_urlsafe(16)
-    TokenStore(engine, TokenCipher([token_key.encode()])).save_token("default", token, 0, None)
+    seed(TokenStore(engine, TokenCipher([token_key.encode()])), "default", token)
     echoed = {"code": -31000, "message": f"token {token} is not valid", "data": {"token": token}}
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "error": echoed})  # the first request's id
     simulator.inject_fault("resource", "raw", count=1, body=body)

@@ -31,6 +31,7 @@ from tests.support.leaks import (
     redis_key_count,
     search,
 )
+from tests.support.tokens import seed
 from tests.support.workers import WorkerPool
 from worker.core.redaction import MASK
 from worker.db.tables import tokens
@@ -146,7 +147,7 @@ def test_a_token_paynet_echoes_in_an_error_reaches_neither_the_result_nor_the_lo
     token_key: str,
 ) -> None:
     token = "tok-echo-" + token_urlsafe(16)
-    TokenStore(engine, TokenCipher([token_key.encode()])).save_token("default", token, 0, None)
+    seed(TokenStore(engine, TokenCipher([token_key.encode()])), "default", token)
     echoed = {"code": -31000, "message": f"token {token} is not valid", "data": {"token": token}}
     # The worker's first request (no login: the token is stored) carries id 1.
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "error": echoed})

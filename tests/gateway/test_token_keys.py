@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select
 
 from simulator import Simulator
 from tests.conftest import call
+from tests.support.tokens import seed
 from tests.support.workers import REPO_ROOT, WorkerPool
 from worker.db.tables import tokens
 from worker.settings import SecuritySettings
@@ -96,7 +97,7 @@ def test_a_token_under_an_old_key_is_read_after_a_new_key_is_put_first(
     engine: Engine, clean: None
 ) -> None:
     old, new = key(), key()
-    TokenStore(engine, TokenCipher([old])).save_token("default", "tok-old-key", 0, None)
+    seed(TokenStore(engine, TokenCipher([old])), "default", "tok-old-key", None)
     assert TokenStore(engine, TokenCipher([new, old])).load("default").token == "tok-old-key"
 
 
@@ -105,8 +106,8 @@ def test_rotate_key_re_encrypts_every_stored_token_with_the_first_key(
 ) -> None:
     old, new = key(), key()
     before = TokenStore(engine, TokenCipher([old]))
-    before.save_token("default", "tok-default-1", 0, None)
-    before.save_token("other", "tok-other-1", 0, None)
+    seed(before, "default", "tok-default-1", None)
+    seed(before, "other", "tok-other-1", None)
     stored = ciphertexts(engine)
 
     done = cli(
@@ -129,8 +130,8 @@ def test_rotate_key_re_encrypts_every_stored_token_with_the_first_key(
 def test_rotate_key_names_the_tokens_no_key_decrypts_and_leaves_them_as_they_are(
     engine: Engine, gateway_env: dict[str, str], token_key: str
 ) -> None:
-    TokenStore(engine, TokenCipher([key()])).save_token("lost", "tok-lost-1", 0, None)
-    TokenStore(engine, TokenCipher([token_key.encode()])).save_token("default", "tok-1", 0, None)
+    seed(TokenStore(engine, TokenCipher([key()])), "lost", "tok-lost-1")
+    seed(TokenStore(engine, TokenCipher([token_key.encode()])), "default", "tok-1")
     stored = ciphertexts(engine)
 
     done = cli(gateway_env, "token", "rotate-key")
@@ -148,7 +149,7 @@ def test_a_token_under_an_unknown_key_is_replaced_by_exactly_one_login(
     engine: Engine,
     token_key: str,
 ) -> None:
-    TokenStore(engine, TokenCipher([key()])).save_token("default", "tok-lost-key", 0, None)
+    seed(TokenStore(engine, TokenCipher([key()])), "default", "tok-lost-key")
     workers = start_workers(processes=1, concurrency=2)
 
     assert call(producer, params={"after": "lost key"}).get(timeout=30) == {"after": "lost key"}
@@ -191,7 +192,7 @@ class SaveDuringRotation(TokenCipher):
     def rotate(self, ciphertext: str) -> str:
         if not self.saved:
             self.saved = True
-            assert self.worker.save_token("default", "tok-saved-meanwhile", 1, None) == 2
+            assert seed(self.worker, "default", "tok-saved-meanwhile", None) == 2
         return super().rotate(ciphertext)
 
 
@@ -200,7 +201,7 @@ def test_rotate_key_never_overwrites_a_token_saved_while_it_runs(
 ) -> None:
     old, new = key(), key()
     worker = TokenStore(engine, TokenCipher([old]))
-    worker.save_token("default", "tok-before", 0, None)
+    seed(worker, "default", "tok-before", None)
 
     done = TokenStore(engine, SaveDuringRotation([new, old], worker)).rewrap_all()
 

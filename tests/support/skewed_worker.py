@@ -12,15 +12,10 @@ from datetime import timedelta
 
 from worker import lifecycle, runtime
 from worker.celery import app
-from worker.config import get_settings
 from worker.core.clock import utcnow
 
 OFFSET = timedelta(seconds=float(os.environ.get("PAYNET_TEST_CLOCK_OFFSET", "0")))
 
-runtime.configure(
-    lambda: runtime.build_runtime(
-        get_settings(), lifecycle.refresh_enqueuer(app), clock=lambda: utcnow() + OFFSET
-    )
-)
+runtime.configure(lifecycle.default_factory(app, clock=lambda: utcnow() + OFFSET))
 
 __all__ = ["app"]

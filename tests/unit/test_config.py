@@ -71,9 +71,9 @@ def test_settings_never_show_the_password() -> None:
     assert SECRET not in str(settings.profile("default"))
 
 
-def test_a_lock_shorter_than_the_login_timeout_is_refused() -> None:
-    with pytest.raises(ConfigError, match="lock_ttl"):
-        load_settings(SHIPPED, {**ENV, "PAYNET_TOKEN_LOCK_TTL": "5"})
+def test_a_processing_window_shorter_than_a_run_of_a_call_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"status_methods\.performTransaction\.max_processing"):
+        load_settings(SHIPPED, {**ENV, "PAYNET_MAX_PROCESSING": "60"})
 
 
 def test_invalid_yaml_names_the_line() -> None:

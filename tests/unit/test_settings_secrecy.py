@@ -49,7 +49,7 @@ def test_an_exception_quoting_the_settings_shows_no_secret() -> None:
     ("change", "named"),
     [
         ({"PAYNET_TERMINAL_ID": "abc"}, "terminal_id"),
-        ({"PAYNET_TOKEN_LOCK_TTL": "1"}, "lock_ttl"),
+        ({"PAYNET_TOKEN_LOCK_TTL": "-1"}, "lock_ttl"),
         ({"PAYNET_BASE_URL": "ftp://x"}, "base_url"),
         ({"PAYNET_ENV": "staging"}, "environment"),
     ],
@@ -89,7 +89,7 @@ def test_a_validation_error_of_the_settings_classes_never_quotes_input() -> None
         "database": {"url": "sqlite://"},
         "redis": {"url": "redis://x"},
         "security": {"token_keys": KEY},
-        "token": {"lock_ttl": 1},
+        "token": {"lock_ttl": -1},
     }
     with pytest.raises(ValidationError) as caught:
         Settings.model_validate(raw)

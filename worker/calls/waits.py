@@ -3,16 +3,23 @@
 A call that must wait (for a token refresh, for another task sending the same key, for a
 payment to settle) raises ``RetryLater``; the task turns it into ``self.retry(countdown=...)``
 with the state below in its private kwargs ``_wait`` (token) and ``_ledger`` (ledger), because
-Celery's own retry counter would eat the business retry budget. What comes back in those kwargs
-is input like any other and is checked here.
+Celery's own retry counter would eat the business retry budget. That state comes back through
+the broker, so it is sealed (``_seal``: an HMAC over it, the task id and the call's own
+arguments, worker/core/seal.py) and its values checked for range: forged, replayed or foreign
+state is refused with ``InvalidRequest`` before anything is sent.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
+from worker.core.seal import Seal
+from worker.ledger.fingerprint import canonical_json
 from worker.ledger.policy import LedgerWait
+from worker.settings import TokenSettings
 from worker.tokens.policy import OUTAGES, TokenWait
 
 
@@ -68,3 +75,53 @@ def ledger_wait_from_kwargs(value: Any) -> LedgerWait | None:
     if not isinstance(polls, int) or not isinstance(checks, int):
         raise ValueError("_ledger holds values of the wrong type")
     return LedgerWait(polls, checks)
+
+
+SEAL_KWARG = "_seal"
+MAX_COUNT = 1_000_000  # polls, checks: far beyond any real wait, short of an attacker's hope
+SINCE_SLACK = 300.0  # seconds of clock difference a wait's start may show, either way
+
+
+def _payload(task_id: str, call: Mapping[str, Any], wait: Any, ledger: Any) -> dict[str, Any]:
+    digest = hashlib.sha256(canonical_json(dict(call)).encode()).hexdigest()
+    return {"task": task_id, "call": digest, "wait": wait, "ledger": ledger}
+
+
+def seal_state(seal: Seal, task_id: str, call: Mapping[str, Any], state: Mapping[str, Any]) -> str:
+    """The ``_seal`` of the private kwargs ``state`` for a retry of ``task_id`` with ``call``."""
+    return seal.sign(_payload(task_id, call, state.get("_wait"), state.get("_ledger")))
+
+
+def open_state(
+    seal: Seal,
+    task_id: str,
+    call: Mapping[str, Any],
+    private: Mapping[str, Any],
+    policy: TokenSettings,
+    now: float,
+) -> tuple[TokenWait | None, LedgerWait | None]:
+    """The wait state of a run, or ``ValueError`` naming ``_wait`` or ``_ledger``; ``now`` is
+    the database's time (epoch seconds)."""
+    wait_value, ledger_value = private.get("_wait"), private.get("_ledger")
+    if wait_value is None and ledger_value is None:
+        return None, None
+    payload = _payload(task_id, call, wait_value, ledger_value)
+    if not seal.verify(payload, private.get(SEAL_KWARG)):
+        name = "_wait" if wait_value is not None else "_ledger"
+        raise ValueError(f"{name}: not the gateway's own wait state for this task (bad seal)")
+    wait = token_wait_from_kwargs(wait_value)
+    ledger = ledger_wait_from_kwargs(ledger_value)
+    if wait is not None:
+        _check_wait(wait, policy, now)
+    if ledger is not None and not (
+        0 <= ledger.polls <= MAX_COUNT and 0 <= ledger.checks <= MAX_COUNT
+    ):
+        raise ValueError("_ledger holds counts out of range")
+    return wait, ledger
+
+
+def _check_wait(wait: TokenWait, policy: TokenSettings, now: float) -> None:
+    if not now - policy.wait_timeout - SINCE_SLACK <= wait.since <= now + SINCE_SLACK:
+        raise ValueError("_wait began at a time out of range")
+    if wait.stale_generation < 0 or not 0 <= wait.cycles <= policy.max_refresh_cycles + 1:
+        raise ValueError("_wait holds counts out of range")

@@ -22,7 +22,6 @@ from worker.errors import PaynetGatewayError
 from worker.ledger.policy import operator_outcome
 from worker.ledger.record import IN_DOUBT, LedgerRecord, State
 from worker.ledger.store import LedgerStore, encode_outcome
-from worker.runtime import build_runtime
 
 T = TypeVar("T")
 
@@ -157,8 +156,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
     from worker.calls.reconcile import reconcile_now
     from worker.celery import app
 
-    settings = get_settings()
-    runtime = build_runtime(settings, lifecycle.refresh_enqueuer(app))
+    runtime = lifecycle.default_factory(app)()
     logging.getLogger("worker.database").disabled = True
     try:
         store = runtime.gateway.keyed.store

@@ -8,14 +8,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from worker import queues
-from worker.calls.reprs import refresh_repr
+from worker.calls.refreshes import RefreshRequest
 from worker.cli.common import FAILED, CommandError, Subparsers, add_command, database_errors
 from worker.config import REPO_ROOT, get_settings
 from worker.core.clock import utcnow
 from worker.db.engine import make_engine
 from worker.db.schema import SchemaBehind, ensure_current
-from worker.tokens.crypto import KEY_VARIABLE, TokenKeyError, cipher_from_settings, new_key
+from worker.tokens.crypto import (
+    KEY_VARIABLE,
+    TokenKeyError,
+    cipher_from_settings,
+    new_key,
+    seal_from_settings,
+)
 from worker.tokens.record import Failure
 from worker.tokens.store import TokenStore
 
@@ -74,11 +79,16 @@ def run_status(_args: argparse.Namespace) -> int:
         for profile in get_settings().paynet.profiles:
             record = store.load(profile)
             age = f"{(now - record.issued_at).total_seconds():.0f}s" if record.issued_at else "-"
+            rejected = _last_rejection(profile)
             state = "present" if record.token else "none"
+            if record.token and rejected and rejected[0] == record.generation:
+                state = "rejected"  # Paynet refused it; a refresh is on its way or failed
             print(
                 f"profile={profile} token={state} generation={record.generation} "
                 f"issued={_when(record.issued_at)} age={age} expires={_when(record.expires_at)}"
             )
+            if rejected:
+                print(f"  last rejection: generation {rejected[0]} at {rejected[1]}")
             failure = record.failure
             if failure is not None:
                 kind = "permanent" if failure.permanent else "transient"
@@ -89,8 +99,26 @@ def run_status(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _last_rejection(profile: str) -> tuple[int, str] | None:
+    """What the workers noted in Redis of the last rejected token; None if none or unreachable."""
+    from redis import Redis
+
+    from worker.core.outages import Unavailable
+    from worker.tokens.coordination import Coordinator
+
+    settings = get_settings()
+    client = Redis.from_url(settings.redis.url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        return Coordinator(client, settings.token, lambda *_: None).last_rejection(profile)
+    except Unavailable:
+        return None
+    finally:
+        client.close()
+
+
 def run_refresh(args: argparse.Namespace) -> int:
     """Lift a refusal's cool-down and log in now; report the new generation or the failure."""
+    from worker import lifecycle
     from worker.celery import app
 
     if args.profile not in get_settings().paynet.profiles:
@@ -98,14 +126,10 @@ def run_refresh(args: argparse.Namespace) -> int:
     with _store("token refresh") as store:
         before = store.load(args.profile)
         store.clear_failure(args.profile)
-        kwargs = {"profile": args.profile, "stale_generation": before.generation, "force": True}
+        request = RefreshRequest(args.profile, before.generation, force=True, operator=True)
+        seal = seal_from_settings(get_settings().security, REPO_ROOT)
         try:
-            app.send_task(
-                queues.REFRESH_TASK,
-                kwargs=kwargs,
-                queue=queues.TOKEN_QUEUE,
-                kwargsrepr=refresh_repr(kwargs),
-            )
+            lifecycle.send_refresh(app, seal, request)
         except Exception as exc:  # kombu's OperationalError: the broker is unreachable
             raise CommandError(f"cannot reach the broker: {type(exc).__name__}", FAILED) from None
         return _await_generation(store, args.profile, before.generation, before.failure, args)

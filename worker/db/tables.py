@@ -32,6 +32,9 @@ tokens = Table(
     Column("failure_at", DateTime(timezone=True), nullable=True),
     Column("failure_permanent", Boolean, nullable=False, default=False),
     Column("consecutive_failures", Integer, nullable=False, default=0),
+    # Fencing (worker/tokens/store.py): the last number a login took, and the stored token's.
+    Column("login_fence", Integer, nullable=False, default=0, server_default="0"),
+    Column("token_fence", Integer, nullable=False, default=0, server_default="0"),
 )
 
 LEDGER_STATES = ("received", "sent", "succeeded", "failed", "unknown")

@@ -14,21 +14,16 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Callable, Collection
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    DateTime,
     Engine,
-    Interval,
     RowMapping,
-    func,
     insert,
-    literal,
     select,
-    type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -36,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from worker.core.clock import as_utc
 from worker.core.retry import retrying
+from worker.db.clock import db_time
 from worker.db.tables import ledger
 from worker.ledger.fingerprint import Fingerprint
 from worker.ledger.record import IN_DOUBT, LedgerRecord, State
@@ -82,20 +78,6 @@ def _record(row: RowMapping) -> LedgerRecord:
         settled_by=row["settled_by"],
         agent_id=row["agent_id"],
     )
-
-
-def db_time(dialect: str, plus: float = 0.0) -> ColumnElement[datetime]:
-    """The database's own time (plus ``plus`` seconds), as an SQL expression.
-
-    Every time the ledger writes or compares is the database's, never a host's: two hosts whose
-    clocks disagree still agree on when a lease ends (worker/ledger/policy.py).
-    """
-    expr: ColumnElement[Any]
-    if dialect == "sqlite":  # UTC, to the millisecond
-        expr = func.strftime("%Y-%m-%d %H:%M:%f", "now", f"{plus:+.3f} seconds")
-    else:
-        expr = func.statement_timestamp() + literal(timedelta(seconds=plus), Interval())
-    return type_coerce(expr, DateTime(timezone=True))
 
 
 class LedgerStore:

@@ -1,8 +1,10 @@
 """What the workers share through Redis: refresh requests, the refresh lock, the login budget.
 
 A refresh request is a key per (profile, stale generation) set with NX, so a storm of
-rejections of one token enqueues one refresh task. The key expires by itself, so a refresh task
-lost with its worker is requested again by the next task that polls.
+rejections of one token enqueues one refresh task. The key expires by itself: a queued refresh
+keeps it ``token.lock_ttl`` seconds, a running one a few seconds at a time while its heartbeat
+renews it (``worker/tokens/liveness.py``), so a refresh lost with its worker is requested again
+by the next task that polls. The login budget counts in Redis's own time (``TIME``).
 
 Every method raises ``Unavailable`` (never a redis-py exception) when Redis cannot be reached.
 """
@@ -22,18 +24,21 @@ from worker.core import metrics
 from worker.core.clock import Clock, utcnow
 from worker.core.outages import translated
 from worker.settings import TokenSettings
+from worker.tokens.liveness import HeldLock
 
 Enqueue = Callable[[str, int], None]
 log = logging.getLogger("worker.refresh")
 
-# A sliding window of login times per profile, atomically: drop the old ones, count, admit or
-# say how long until the oldest leaves the window. KEYS[1] the log; ARGV now, window (ms), max.
+# A sliding window of login times per profile, atomically and in Redis's own clock: drop the
+# old ones, count, admit or say how long until the oldest leaves the window. KEYS[1] the log;
+# ARGV window (ms), max, a unique member.
 _TAKE_LOGIN_SLOT = """
-local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local window = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], window)
   return 0
 end
@@ -90,35 +95,58 @@ class Coordinator:
             )
 
     def finish_request(self, profile: str, stale_generation: int) -> None:
-        with translated():
-            self.redis.delete(self._request_key(profile, stale_generation))
+        """Done: later requests for this generation (from reads made before the save) are still
+        deduplicated for ``token.lock_ttl``, so one generation costs one refresh request."""
+        self.keep_request(profile, stale_generation, 0)
 
-    def acquire(self, profile: str) -> Lock | None:
-        """The profile's refresh lock (owner token, TTL ``token.lock_ttl``), or None if held."""
+    def acquire(self, profile: str, stale_generation: int) -> HeldLock | None:
+        """The profile's refresh lock, renewed while held (enter the result), or None if held."""
+        liveness = self.policy.refresh_liveness
         lock: Lock = self.redis.lock(
-            f"paynet:refresh-lock:{profile}", timeout=self.policy.lock_ttl, blocking=False
+            f"paynet:refresh-lock:{profile}", timeout=liveness, blocking=False
         )
         with translated():
-            return lock if lock.acquire(blocking=False) else None
+            if not lock.acquire(blocking=False):
+                return None
+        key = self._request_key(profile, stale_generation)
+        return HeldLock(self.redis, lock, key, liveness)
 
-    def release(self, lock: Lock) -> bool:
+    def release(self, held: HeldLock) -> bool:
         """False if the lock had expired (and may belong to another refresher by now)."""
         try:
             with translated():
-                lock.release()
+                held.lock.release()
         except LockError:
             return False
         return True
 
-    def take_login_slot(self, profile: str, now: float | None = None) -> float:
+    def note_rejection(self, profile: str, generation: int, at: str) -> None:
+        """For operators (``token status``): the last generation Paynet rejected, and when."""
+        with translated():
+            self.redis.hset(
+                self._rejected_key(profile), mapping={"generation": generation, "at": at}
+            )
+
+    def last_rejection(self, profile: str) -> tuple[int, str] | None:
+        with translated():
+            found = self.redis.hgetall(self._rejected_key(profile))
+        if not found:
+            return None
+        at = found[b"at"]
+        return int(found[b"generation"]), at.decode() if isinstance(at, bytes) else str(at)
+
+    @staticmethod
+    def _rejected_key(profile: str) -> str:
+        return f"paynet:token-rejected:{profile}"
+
+    def take_login_slot(self, profile: str) -> float:
         """0 if a login may go ahead now, else the seconds until the budget admits one.
 
-        At most ``max_logins`` in any ``window`` seconds, across every worker and host.
+        At most ``max_logins`` in any ``window`` seconds, across every worker and host, as
+        Redis's clock counts them (no host's clock is asked).
         """
         budget = self.policy.login_budget
-        now = self.clock().timestamp() if now is None else now
         args: list[int | str] = [
-            int(now * 1000),
             int(budget.window * 1000),
             budget.max_logins,
             uuid.uuid4().hex,

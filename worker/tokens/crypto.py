@@ -14,6 +14,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from worker.core.redaction import register_secret
+from worker.core.seal import Seal
 from worker.settings import SecuritySettings
 
 KEY_VARIABLE = "PAYNET_TOKEN_KEY"
@@ -80,17 +81,27 @@ def _development_key(path: Path) -> bytes:
     return key
 
 
-def cipher_from_settings(security: SecuritySettings, base: Path) -> TokenCipher:
+def token_keys(security: SecuritySettings, base: Path) -> list[bytes]:
+    """The configured keys (``PAYNET_TOKEN_KEY``), or in development the key file's."""
     if security.token_keys is not None:
         raw = security.token_keys.get_secret_value()
-        keys = [part.strip().encode("ascii") for part in raw.split(",") if part.strip()]
-        return TokenCipher(keys)
+        return [part.strip().encode("ascii") for part in raw.split(",") if part.strip()]
     if security.environment == "production":
         raise TokenKeyError(f"{KEY_VARIABLE} is not set: production needs a token encryption key")
     path = Path(security.key_file)
     if not path.is_absolute():
         path = base / path
     try:
-        return TokenCipher([_development_key(path)])
+        return [_development_key(path)]
     except FileExistsError:
-        return TokenCipher([path.read_bytes().strip()])
+        return [path.read_bytes().strip()]
+
+
+def cipher_from_settings(security: SecuritySettings, base: Path) -> TokenCipher:
+    return TokenCipher(token_keys(security, base))
+
+
+def seal_from_settings(security: SecuritySettings, base: Path) -> Seal:
+    """The seal of internal task state: keys derived from the token keys, so whoever may read
+    tokens (workers, the operator's CLI) may seal, and nobody else."""
+    return Seal(token_keys(security, base))

@@ -71,7 +71,8 @@ class TokenProvider:
             record = self._load(profile)
         except Unavailable as outage:
             return self._outage(profile, wait, outage)
-        return self._act(record, decide_token(record, self.clock(), wait, self.policy))
+        now = record.seen_at or self.clock()  # the database's time, read with the row
+        return self._act(record, decide_token(record, now, wait, self.policy))
 
     def rejected(
         self, profile: str, generation: int, wait: TokenWait | None
@@ -85,9 +86,11 @@ class TokenProvider:
         now = self.clock()
         wait = wait_after_rejection(wait, generation, now)
         try:
+            self.coordinator.note_rejection(profile, generation, now.isoformat(timespec="seconds"))
             record = self._load(profile)
         except Unavailable as outage:
             return self._outage(profile, wait, outage), wait
+        now = record.seen_at or now
         return self._act(record, after_rejection(record, now, wait, self.policy)), wait
 
     def _load(self, profile: str) -> TokenRecord:

@@ -25,3 +25,5 @@ class TokenRecord:
     issued_at: datetime | None = None
     expires_at: datetime | None = None
     failure: Failure | None = None
+    seen_at: datetime | None = None  # the database's time when the row was read
+    fence: int = 0  # the login fence the stored token was saved under

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from worker.core import metrics
 from worker.core.backoff import backoff
@@ -21,6 +20,7 @@ from worker.paynet.client import PaynetClient
 from worker.paynet.failures import LoginFailure
 from worker.settings import Settings, TokenSettings
 from worker.tokens.coordination import Coordinator
+from worker.tokens.liveness import HeldLock
 from worker.tokens.policy import refused_recently, usable
 from worker.tokens.record import TokenRecord
 from worker.tokens.store import TokenStore
@@ -121,26 +121,26 @@ class Refresher:
     ) -> RefreshOutcome:
         started = time.monotonic()
         try:
-            lock = self.coordinator.acquire(profile)
+            held = self.coordinator.acquire(profile, stale_generation)
         except Unavailable as outage:
             return self._outage(profile, outage, attempt, started)
-        if lock is None:
+        if held is None:
             return Busy()
         try:
-            return self._refresh_locked(profile, stale_generation, attempt, force)
+            with held:  # the heartbeat renews the lock and the request while this runs
+                return self._refresh_locked(profile, stale_generation, attempt, force, held)
         except Unavailable as outage:
             return self._outage(profile, outage, attempt, started)
         finally:
             try:
-                released = self.coordinator.release(lock)
+                released = self.coordinator.release(held)
             except Unavailable:
                 released = True  # Redis is gone, and the lock with it or by its TTL
             if not released:
                 log.warning(
-                    "refresh lock of profile %s expired before the refresh ended "
-                    "(lock_ttl %gs); the generation check kept the store consistent",
+                    "refresh lock of profile %s was lost before the refresh ended; the login "
+                    "fence kept the store consistent",
                     profile,
-                    self.policy.lock_ttl,
                 )
 
     def _outage(self, profile: str, outage: Unavailable, attempt: int, started: float) -> Failed:
@@ -158,11 +158,22 @@ class Refresher:
         return Failed(LoginFailure(outage.cause, outage.detail), delay)
 
     def _refresh_locked(
-        self, profile: str, stale_generation: int, attempt: int, force: bool
+        self, profile: str, stale_generation: int, attempt: int, force: bool, held: HeldLock
     ) -> RefreshOutcome:
-        now = self.clock()
         with translated():
             record = self.store.load(profile)
+        now = record.seen_at or self.clock()
+        if stale_generation > record.generation:
+            # No task can have seen a generation the store never had: a forged or replayed
+            # request, which must not cost a login (a login may knock out the live token).
+            log.warning(
+                "token refresh request ignored: profile=%s stale_generation=%d is newer than "
+                "the stored generation %d",
+                profile,
+                stale_generation,
+                record.generation,
+            )
+            return AlreadyFresh(record.generation)
         if usable(record, now, self.policy.expiry_leeway) and (
             record.generation > stale_generation and not force
         ):
@@ -173,7 +184,7 @@ class Refresher:
         wait = self.coordinator.take_login_slot(profile)
         if wait > 0:
             return self._budget_exhausted(profile, record, wait)
-        return self._login(profile, record.generation, attempt, now)
+        return self._login(profile, record.generation, attempt, held)
 
     def _budget_exhausted(self, profile: str, record: TokenRecord, wait: float) -> Failed:
         """No login now. Waiting tasks keep the last login's cause; the budget is ours, not it."""
@@ -192,12 +203,14 @@ class Refresher:
             self.store.record_failure(profile, failure.cause, detail, permanent=False)
         return Failed(failure, wait)
 
-    def _login(self, profile: str, expected: int, attempt: int, now: datetime) -> RefreshOutcome:
+    def _login(self, profile: str, expected: int, attempt: int, held: HeldLock) -> RefreshOutcome:
         client = self.clients[profile]
         url = client.profile.url(client.profile.login_path)
         log.info(
             "token refresh started: profile=%s generation=%d attempt=%d", profile, expected, attempt
         )
+        with translated():
+            fence = self.store.take_fence(profile)  # before the login: its place in line
         started = time.monotonic()
         try:
             success = client.login()
@@ -222,13 +235,20 @@ class Refresher:
             return Failed(failure, delay)
         duration = time.monotonic() - started
         metrics.login(profile, "succeeded")
+        if not held.owned():
+            log.warning(
+                "token refresh of profile %s outlived its lock: its token is kept only if no "
+                "later login saved one (fence %d)",
+                profile,
+                fence,
+            )
         with translated():
-            generation = self.store.save_token(profile, success.token, expected, self.policy.ttl)
+            generation = self.store.save_token(profile, success.token, fence, self.policy.ttl)
             current = self.store.load(profile).generation if generation is None else generation
         if generation is None:
             log.warning(
-                "token refresh of profile %s lost a race: generation %d is already stored; "
-                "the login's token was discarded",
+                "token refresh of profile %s lost a race: a later login's token is stored "
+                "(generation %d); the login's token was discarded",
                 profile,
                 current,
             )

@@ -1,22 +1,27 @@
 """The token store: one row per profile in the database, the token column encrypted.
 
-Every write is a single conditional statement on the generation, so a login answered after its
-lock was lost can never overwrite a newer token.
+Fencing: every login takes a number first (``take_fence``, under the refresh lock), and its
+token is saved only where the stored one was saved under a smaller number. So a login that
+outlived its lock can neither overwrite the token of a later login nor stay stored once a later
+login saved: whatever the order the answers come back in, the token kept is the one issued
+last. Each save makes the next generation, which waiting tasks watch for.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from worker.core.causes import Cause
-from worker.core.clock import Clock, as_utc, utcnow
+from worker.core.clock import as_utc
 from worker.core.redaction import register_token
+from worker.db.clock import DatabaseClock, db_time
 from worker.db.tables import tokens
 from worker.tokens.crypto import TokenCipher, Undecryptable
 from worker.tokens.record import Failure, TokenRecord
@@ -33,22 +38,33 @@ class Rewrapped:
 
 
 class TokenStore:
-    def __init__(self, engine: Engine, cipher: TokenCipher, clock: Clock = utcnow) -> None:
+    """Every time is the database's (``db_time`` in the statements); each read tells ``clock``
+    the database's time, so that the decisions of this process use it too."""
+
+    def __init__(self, engine: Engine, cipher: TokenCipher, clock: DatabaseClock | None = None):
         self.engine = engine
         self.cipher = cipher
-        self.clock = clock
+        self.clock = clock or DatabaseClock(engine)
+
+    def _now(self, plus: float = 0.0) -> ColumnElement[datetime]:
+        return db_time(self.engine.dialect.name, plus)
 
     def load(self, profile: str) -> TokenRecord:
+        query = select(tokens, self._now().label("seen_at")).where(tokens.c.profile == profile)
         with self.engine.connect() as conn:
-            row = conn.execute(select(tokens).where(tokens.c.profile == profile)).first()
-        if row is None:
-            return TokenRecord(profile, generation=0)
+            row = conn.execute(query).first()
+            if row is None:
+                seen = as_utc(conn.execute(select(self._now())).scalar())
+                self.clock.observe(seen)
+                return TokenRecord(profile, generation=0, seen_at=seen)
+        seen = as_utc(row.seen_at)
+        self.clock.observe(seen)
         failure = None
         if row.failure_cause is not None:
             failure = Failure(
                 row.failure_cause,
                 row.failure_detail or "",
-                as_utc(row.failure_at) or self.clock(),
+                as_utc(row.failure_at) or seen or self.clock.now(),
                 bool(row.failure_permanent),
                 row.consecutive_failures,
             )
@@ -59,6 +75,8 @@ class TokenStore:
             as_utc(row.issued_at),
             as_utc(row.expires_at),
             failure,
+            seen,
+            row.token_fence,
         )
 
     def _decrypt(self, profile: str, ciphertext: str | None, generation: int) -> str | None:
@@ -77,18 +95,39 @@ class TokenStore:
         register_token(token)
         return token
 
-    def save_token(
-        self, profile: str, token: str, expected_generation: int, ttl: float | None
-    ) -> int | None:
-        """Store a new token as generation ``expected_generation + 1``; None if it moved on."""
+    def _ensure_row(self, conn: Connection, profile: str) -> None:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(tokens).values(profile=profile, updated_at=self._now()))
+        except IntegrityError:
+            pass
+
+    def take_fence(self, profile: str) -> int:
+        """The number of a login about to start (under the lock): one more than any before."""
+        with self.engine.begin() as conn:
+            self._ensure_row(conn, profile)
+            conn.execute(
+                update(tokens)
+                .where(tokens.c.profile == profile)
+                .values(login_fence=tokens.c.login_fence + 1)
+            )
+            return int(
+                conn.execute(
+                    select(tokens.c.login_fence).where(tokens.c.profile == profile)
+                ).scalar_one()
+            )
+
+    def save_token(self, profile: str, token: str, fence: int, ttl: float | None) -> int | None:
+        """Store the token of the login that took ``fence`` as the next generation, unless a
+        later login's token is stored already; the new generation, or None."""
         register_token(token)
-        now = self.clock()
         values = {
             "token_ciphertext": self.cipher.encrypt(token),
-            "generation": expected_generation + 1,
-            "issued_at": now,
-            "expires_at": now + timedelta(seconds=ttl) if ttl else None,
-            "updated_at": now,
+            "generation": tokens.c.generation + 1,
+            "token_fence": fence,
+            "issued_at": self._now(),
+            "expires_at": self._now(ttl) if ttl else None,
+            "updated_at": self._now(),
             "failure_cause": None,
             "failure_detail": None,
             "failure_at": None,
@@ -96,54 +135,35 @@ class TokenStore:
             "consecutive_failures": 0,
         }
         with self.engine.begin() as conn:
+            self._ensure_row(conn, profile)
             changed = conn.execute(
                 update(tokens)
-                .where(tokens.c.profile == profile, tokens.c.generation == expected_generation)
+                .where(tokens.c.profile == profile, tokens.c.token_fence < fence)
                 .values(**values)
             ).rowcount
-            if changed:
-                return expected_generation + 1
-        if expected_generation != 0:
-            return None
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(insert(tokens).values(profile=profile, **values))
-        except IntegrityError:
-            return None
-        return 1
+            if not changed:
+                return None
+            return int(
+                conn.execute(
+                    select(tokens.c.generation).where(tokens.c.profile == profile)
+                ).scalar_one()
+            )
 
     def record_failure(self, profile: str, cause: Cause, detail: str, permanent: bool) -> None:
-        now = self.clock()
         with self.engine.begin() as conn:
-            changed = conn.execute(
+            self._ensure_row(conn, profile)
+            conn.execute(
                 update(tokens)
                 .where(tokens.c.profile == profile)
                 .values(
                     failure_cause=cause.value,
                     failure_detail=detail,
-                    failure_at=now,
+                    failure_at=self._now(),
                     failure_permanent=permanent,
                     consecutive_failures=tokens.c.consecutive_failures + 1,
-                    updated_at=now,
+                    updated_at=self._now(),
                 )
-            ).rowcount
-            if not changed:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(
-                            insert(tokens).values(
-                                profile=profile,
-                                generation=0,
-                                updated_at=now,
-                                failure_cause=cause.value,
-                                failure_detail=detail,
-                                failure_at=now,
-                                failure_permanent=permanent,
-                                consecutive_failures=1,
-                            )
-                        )
-                except IntegrityError:
-                    pass
+            )
 
     def clear_failure(self, profile: str) -> None:
         """An operator's forced refresh lifts a permanent failure before trying again."""
@@ -151,7 +171,7 @@ class TokenStore:
             conn.execute(
                 update(tokens)
                 .where(tokens.c.profile == profile)
-                .values(failure_permanent=False, updated_at=self.clock())
+                .values(failure_permanent=False, updated_at=self._now())
             )
 
     def rewrap_all(self) -> Rewrapped:
