@@ -44,6 +44,7 @@ class Chaos:
         self.rng = random.Random(11)
         self.seen = {"kills": 0, "held": 0, "redis restarts": 0, "postgres restarts": 0}
         self.next_kill = time.monotonic() + KILL_EVERY
+        self.next_report = time.monotonic()
 
     def executed(self) -> int:
         executions = self.simulator.stats()["executions"]
@@ -51,6 +52,9 @@ class Chaos:
 
     def tick(self) -> None:
         done, total, seen = self.executed(), len(self.keys), self.seen
+        if time.monotonic() >= self.next_report:
+            print(f"  {done}/{total} executed, {seen}", flush=True)
+            self.next_report = time.monotonic() + 15
         if done >= (seen["held"] + 1) * HELD_EVERY and done < total * 0.9:
             self.simulator.inject_fault("resource", "slow", count=1, delay=7.0)  # read: 5 s
             seen["held"] += 1
@@ -72,6 +76,7 @@ class Chaos:
         self.next_kill = time.monotonic() + KILL_EVERY
 
 
+@pytest.mark.timeout(2400)
 def test_a_long_chaos_run_executes_nothing_twice_and_loses_nothing(
     start_workers: Callable[..., WorkerPool],
     producer: Celery,
