@@ -33,6 +33,9 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
     ) -> None:
         self.state = state
         self.stopping = threading.Event()
+        # Set when the simulator is reset (and when it stops): a request paused then is dropped,
+        # so no late answer, token or execution lands in the counters of whatever comes next.
+        self.interrupt = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(server_address, handler_class)
@@ -63,10 +66,16 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
 
     def pause(self, seconds: float) -> bool:
-        """Sleep, cut short by stop(); False when the server is stopping and must not answer."""
+        """Sleep, cut short by stop() or a reset; False when the request must not be answered."""
+        interrupt = self.interrupt
         if seconds > 0:
-            return not self.stopping.wait(seconds)
-        return not self.stopping.is_set()
+            return not interrupt.wait(seconds)
+        return not interrupt.is_set()
+
+    def interrupt_paused(self) -> None:
+        """Drop every request paused now (a reset); later ones pause as usual."""
+        paused, self.interrupt = self.interrupt, threading.Event()
+        paused.set()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Stay quiet: clients that hang up mid-answer are normal here, and logs must stay clean."""

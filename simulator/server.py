@@ -63,6 +63,7 @@ class Simulator:
         if server is None:
             return
         server.stopping.set()
+        server.interrupt.set()
         server.shutdown()
         server.server_close()
         server.close_connections()
@@ -153,7 +154,11 @@ class Simulator:
         return self.state.faults()
 
     def reset(self) -> None:
-        """Counters, tokens, payments and faults forgotten; settings back to the initial ones."""
+        """Counters, tokens, payments and faults forgotten; settings back to the initial ones;
+        requests still paused (a slow login, a held payment) are dropped, never answered."""
+        server = self._server
+        if server is not None:
+            server.interrupt_paused()
         self.state.reset()
 
     def stats(self) -> dict[str, Any]:

@@ -460,6 +460,22 @@ def test_fault_slow_makes_a_client_with_a_shorter_timeout_time_out(
         login(http, sim, timeout=0.2)
 
 
+def test_a_reset_drops_a_request_still_paused_so_nothing_lands_in_the_next_counters(
+    sim: Simulator, http: requests.Session
+) -> None:
+    sim.inject_fault("login", "slow", count=1, delay=5)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(login, http, sim, timeout=10)
+        deadline = time.monotonic() + 5
+        while sim.stats()["logins_attempted"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sim.reset()
+        with pytest.raises(requests.ConnectionError):
+            pending.result(timeout=10)  # dropped, never answered
+    assert sim.stats()["logins_succeeded"] == 0
+    assert sim.issued_tokens() == []
+
+
 def test_fault_http_500_answers_plain_text_internal_server_error(
     sim: Simulator, http: requests.Session
 ) -> None:
