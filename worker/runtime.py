@@ -68,7 +68,7 @@ def build_runtime(
     database_clock = DatabaseClock(engine, clock)
     now = database_clock.now
     store = TokenStore(engine, cipher_from_settings(settings.security, base), database_clock)
-    coordinator = Coordinator(redis, settings.token, enqueue, now)
+    coordinator = Coordinator(redis, settings.token, enqueue)
     session = new_session()
     transient = frozenset(settings.token.transient_login_codes)
     clients = {

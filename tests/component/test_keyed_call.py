@@ -1,6 +1,7 @@
 """A keyed call driven in-process against the simulator, real PostgreSQL and real Redis, for
 the branches that worker runs reach only by chance: the database lost after Paynet answered,
-and an answer that comes back after another task took the key over.
+an answer recorded after its lease was reconciled by another delivery, an unknown key
+resubmitted, and a found transaction that was cancelled.
 """
 
 from __future__ import annotations

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.calls.keyed import KeyedCalls
+from worker.calls.keyed import KeyedCalls, hand_back
 from worker.calls.request import CallRequest
 from worker.calls.send import Sender
-from worker.errors import MalformedResponse, OutcomeUnknown, PaynetRpcError, ProviderUnavailable
+from worker.errors import MalformedResponse, OutcomeUnknown, ProviderUnavailable
 from worker.ledger.policy import LedgerWait
-from worker.paynet import jsonrpc
 from worker.paynet.verdicts import Answered, NotSent, Rejected
 from worker.tokens.policy import TokenWait
 
@@ -46,10 +45,7 @@ class Gateway:
             if isinstance(verdict, Rejected):
                 continue  # the attempt took its next decision: a newer token, a wait, or none
             if isinstance(verdict, Answered):
-                outcome = verdict.outcome
-                if isinstance(outcome, jsonrpc.RpcResult):
-                    return outcome.value
-                raise PaynetRpcError(outcome.code, outcome.message, outcome.data)
+                return hand_back(verdict.outcome)
             if isinstance(verdict, NotSent):
                 raise ProviderUnavailable(
                     f"Paynet could not be reached for {method} ({verdict.detail})"

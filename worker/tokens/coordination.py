@@ -21,7 +21,6 @@ from redis.exceptions import LockError
 from redis.lock import Lock
 
 from worker.core import metrics
-from worker.core.clock import Clock, utcnow
 from worker.core.outages import translated
 from worker.settings import TokenSettings
 from worker.tokens.liveness import HeldLock
@@ -48,11 +47,8 @@ return math.max(1, tonumber(oldest[2]) + window - now)
 
 
 class Coordinator:
-    def __init__(
-        self, redis: Redis, policy: TokenSettings, enqueue: Enqueue, clock: Clock = utcnow
-    ) -> None:
+    def __init__(self, redis: Redis, policy: TokenSettings, enqueue: Enqueue) -> None:
         self.redis = redis
-        self.clock = clock
         self.policy = policy
         self.enqueue = enqueue
         self._take_login_slot = redis.register_script(_TAKE_LOGIN_SLOT)

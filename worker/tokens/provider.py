@@ -4,7 +4,7 @@ The steady state reads no database at all; the store is read on a miss, an expir
 or while waiting for a refresh. Thread-safe, so the threads pool works as well as prefork.
 
 Redis or the database out of reach while a token is needed is a wait like any other (bounded
-by ``token.wait_timeout``), then ``GiveUp`` with ``redis_unavailable`` or
+by ``token.wait_timeout``), then ``NoToken`` with ``redis_unavailable`` or
 ``database_unavailable``. Each process logs one ERROR line when such an outage begins.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 
 from worker.core import metrics
 from worker.core.causes import Cause
@@ -85,13 +86,20 @@ class TokenProvider:
                 del self._cache[profile]
         now = self.clock()
         wait = wait_after_rejection(wait, generation, now)
+        self._note_rejection(profile, generation, now)
         try:
-            self.coordinator.note_rejection(profile, generation, now.isoformat(timespec="seconds"))
             record = self._load(profile)
         except Unavailable as outage:
             return self._outage(profile, wait, outage), wait
         now = record.seen_at or now
         return self._act(record, after_rejection(record, now, wait, self.policy)), wait
+
+    def _note_rejection(self, profile: str, generation: int, now: datetime) -> None:
+        """For operators only: Redis out of reach here changes no decision."""
+        try:
+            self.coordinator.note_rejection(profile, generation, now.isoformat(timespec="seconds"))
+        except Unavailable:
+            log.debug("last rejection of profile %s not noted: Redis out of reach", profile)
 
     def _load(self, profile: str) -> TokenRecord:
         with translated():
