@@ -73,3 +73,21 @@ def test_every_host_takes_its_logins_from_one_budget(redis_client: Redis, clean:
     hosts = [Coordinator(redis_client, policy, lambda *_: None) for _ in range(3)]
     granted = sum(host.take_login_slot("default") == 0 for host in hosts for _ in range(10))
     assert granted == 10
+
+
+def test_a_held_refresh_lock_outlives_its_ttl_while_its_heartbeat_runs(
+    redis_client: Redis, clean: None
+) -> None:
+    # The heartbeat renews from its own thread the lock the task's thread took: a thread-local
+    # lock token would leave the heartbeat dead and the lock lapsing under a live refresher.
+    policy = TokenSettings(refresh_liveness=0.6)
+    coordinator = Coordinator(redis_client, policy, lambda *_: None)
+    held = coordinator.acquire("default", 0)
+    assert held is not None
+    with held:
+        time.sleep(1.5)  # well past the 0.6 s TTL: renewed twice a TTL
+        assert held.owned()
+        assert not held.lost
+        assert coordinator.acquire("default", 0) is None  # still held against a second host
+    assert coordinator.release(held)
+    assert coordinator.acquire("default", 0) is not None

@@ -37,8 +37,12 @@ def test_tasks_waiting_on_a_survivor_get_a_token_seconds_after_the_refresher_die
     gateway_env: dict[str, str],
 ) -> None:
     # The refresher's host: one slot, the token queue only; the broker's visibility timeout is
-    # the default, so its refresh message stays with it for minutes once it dies.
-    refresher = start_workers(concurrency=1, queues="paynet.token")
+    # the default, so its refresh message stays with it for minutes once it dies. Its login
+    # timeout outlasts the slow login: the login hangs until the host dies (with the suite's
+    # 3 s it would time out, free the slot, and the host would take waiting calls with it).
+    refresher = start_workers(
+        concurrency=1, queues="paynet.token", env={"PAYNET_LOGIN_TIMEOUT": "60"}
+    )
     simulator.inject_fault("login", "slow", count=1, delay=20.0)
     refresh(producer, gateway_env, RefreshRequest("default", 0))
     wait_for(lambda: simulator.stats()["logins_attempted"] == 1)

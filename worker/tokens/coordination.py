@@ -98,8 +98,9 @@ class Coordinator:
     def acquire(self, profile: str, stale_generation: int) -> HeldLock | None:
         """The profile's refresh lock, renewed while held (enter the result), or None if held."""
         liveness = self.policy.refresh_liveness
+        # Not thread-local: the heartbeat thread renews the token the task's thread acquired.
         lock: Lock = self.redis.lock(
-            f"paynet:refresh-lock:{profile}", timeout=liveness, blocking=False
+            f"paynet:refresh-lock:{profile}", timeout=liveness, blocking=False, thread_local=False
         )
         with translated():
             if not lock.acquire(blocking=False):

@@ -57,6 +57,10 @@ class HeldLock:
                 return
             except REDIS_ERRORS as exc:  # a blip: the next beat may reach it again
                 log.warning("refresh heartbeat could not reach Redis: %s", type(exc).__name__)
+            except Exception as exc:  # a dead heartbeat must say so, and the lock counts as lost
+                self.lost = True
+                log.error("refresh heartbeat stopped: %s: %s", type(exc).__name__, exc)
+                return
 
     def owned(self) -> bool:
         """Whether the lock is still ours, asked of Redis now."""
