@@ -12,6 +12,7 @@ from worker.core.causes import Cause
 from worker.paynet.failures import LoginFailure
 from worker.settings import TokenSettings
 from worker.tokens.policy import (
+    MAX_POLL_STEP,
     AwaitRefresh,
     NoToken,
     TokenWait,
@@ -19,6 +20,7 @@ from worker.tokens.policy import (
     after_rejection,
     decide_token,
     during_outage,
+    poll_step,
     wait_after_rejection,
 )
 from worker.tokens.record import Failure, TokenRecord
@@ -187,3 +189,12 @@ def test_the_refresh_task_retries_within_the_wait_bound_and_cools_down_after(
 def test_a_forged_wait_state_is_refused(value: object) -> None:
     with pytest.raises(ValueError):
         token_wait_from_kwargs(value)
+
+
+def test_a_waiting_task_polls_every_wait_step_at_first_then_less_often() -> None:
+    policy = TokenSettings(wait_step=0.1)
+    assert poll_step(0.0, policy) == 0.1
+    assert poll_step(0.3, policy) == 0.1
+    assert poll_step(2.0, policy) == 0.5
+    assert poll_step(60.0, policy) == MAX_POLL_STEP
+    assert poll_step(60.0, TokenSettings(wait_step=3.0)) == 3.0  # never below the step set

@@ -66,7 +66,7 @@ class Attempt:
             # outage); every task that gives up on it says so once more, at WARNING.
             log.warning("token unavailable: profile=%s cause=%s", self.profile, decision.cause)
             raise TokenUnavailable(describe(self.profile, decision.cause, decision.detail))
-        raise RetryLater(self.sender.policy.wait_step, decision.wait)
+        raise RetryLater(self.sender.provider.next_poll(decision.wait), decision.wait)
 
     def exchange(self, token: UseToken, method: str, params: dict[str, object]) -> Exchange:
         """One request with ``token``; an answer rejecting it is handled here, once."""

@@ -6,6 +6,11 @@ keeps it ``token.lock_ttl`` seconds, a running one a few seconds at a time while
 renews it (``worker/tokens/liveness.py``), so a refresh lost with its worker is requested again
 by the next task that polls. The login budget counts in Redis's own time (``TIME``).
 
+The token's state mark is a random value set after every write of the profile's token row. A
+waiting task compares it with the mark its process read before its last look at the database,
+and reads the database again only when it changed: waiting costs one Redis read per poll, and
+the token store one read per process per change.
+
 Every method raises ``Unavailable`` (never a redis-py exception) when Redis cannot be reached.
 """
 
@@ -107,6 +112,25 @@ class Coordinator:
                 return None
         key = self._request_key(profile, stale_generation)
         return HeldLock(self.redis, lock, key, liveness)
+
+    @staticmethod
+    def _state_key(profile: str) -> str:
+        return f"paynet:token-state:{profile}"
+
+    def state_mark(self, profile: str) -> str:
+        """The token row's current mark; a new one if Redis lost it (its restart, a flush)."""
+        key = self._state_key(profile)
+        with translated():
+            mark = self.redis.get(key)
+            if mark is None:
+                self.redis.set(key, uuid.uuid4().hex, nx=True)
+                mark = self.redis.get(key)
+        return mark.decode() if isinstance(mark, bytes) else str(mark)
+
+    def token_changed(self, profile: str) -> None:
+        """After the token row was written (a token, a failure): waiters read it again."""
+        with translated():
+            self.redis.set(self._state_key(profile), uuid.uuid4().hex)
 
     def release(self, held: HeldLock) -> bool:
         """False if the lock had expired (and may belong to another refresher by now)."""

@@ -57,6 +57,16 @@ def describe(profile: str, cause: Cause | str, detail: str) -> str:
     return f"no Paynet token for profile {profile!r}: {cause} ({detail})"
 
 
+# The longest a waiting task sleeps between two looks: a long wait (a slow login, an outage)
+# costs a poll a second, while the first polls of a short one come every ``token.wait_step``.
+MAX_POLL_STEP = 1.0
+
+
+def poll_step(waited: float, policy: TokenSettings) -> float:
+    """Seconds until a waiting task looks again: ``wait_step`` at first, growing with the wait."""
+    return min(max(policy.wait_step, MAX_POLL_STEP), max(policy.wait_step, waited / 4))
+
+
 def usable(record: TokenRecord, now: datetime, leeway: float) -> bool:
     """A token is usable while it exists and is not within ``leeway`` of its expiry."""
     if record.token is None:

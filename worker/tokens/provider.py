@@ -1,7 +1,10 @@
 """The token as a worker process sees it: a process cache in front of the database.
 
-The steady state reads no database at all; the store is read on a miss, an expiry, a rejection
-or while waiting for a refresh. Thread-safe, so the threads pool works as well as prefork.
+The steady state reads no database at all. A miss, an expiry, a rejection or a wait for a
+refresh first reads the token's state mark in Redis (``Coordinator.state_mark``) and reads the
+store only if the mark changed since this process last read it: a storm costs the store about
+one read per process per new generation, however many tasks wait. Thread- and greenlet-safe
+(one reader at a time per process), so the threads and gevent pools work as well as prefork.
 
 Redis or the database out of reach while a token is needed is a wait like any other (bounded
 by ``token.wait_timeout``), then ``NoToken`` with ``redis_unavailable`` or
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from worker.core import metrics
@@ -28,6 +33,7 @@ from worker.tokens.policy import (
     after_rejection,
     decide_token,
     during_outage,
+    poll_step,
     usable,
     wait_after_rejection,
 )
@@ -35,6 +41,27 @@ from worker.tokens.record import TokenRecord
 from worker.tokens.store import TokenStore
 
 log = logging.getLogger("worker.token")
+
+# A record this process read is trusted, while its mark holds, for this long at most: a writer
+# that died between its write and its mark (or could not reach Redis) delays waiters no longer.
+REREAD_AFTER = 2.0
+# A failed read stands for the other tasks of this process this long, so that an outage costs
+# one attempt (and its timeout) per process per second, not one per waiting task in turn.
+FAILED_READ_STANDS = 1.0
+
+
+@dataclass(frozen=True)
+class _Seen:
+    mark: str | None  # the state mark read just before the row; None: Redis did not say
+    record: TokenRecord
+    at: float  # monotonic time of the read
+
+
+@dataclass(frozen=True)
+class _FailedRead:
+    mark: str | None
+    outage: Unavailable
+    at: float
 
 
 class TokenProvider:
@@ -48,6 +75,9 @@ class TokenProvider:
         self._cache: dict[str, TokenRecord] = {}
         self._lock = threading.Lock()
         self._outages: set[Cause] = set()
+        self._reading = threading.Lock()  # one store read at a time; the others reuse it
+        self._seen: dict[str, _Seen] = {}
+        self._failed: dict[str, _FailedRead] = {}
         self.store_reads = 0
 
     def token(self, profile: str, wait: TokenWait | None) -> Decision:
@@ -69,11 +99,14 @@ class TokenProvider:
             if fresh and cached is not None and cached.token is not None:
                 return UseToken(cached.token, cached.generation)
         try:
-            record = self._load(profile)
+            record, now = self._look(profile)
         except Unavailable as outage:
             return self._outage(profile, wait, outage)
-        now = record.seen_at or self.clock()  # the database's time, read with the row
         return self._act(record, decide_token(record, now, wait, self.policy))
+
+    def next_poll(self, wait: TokenWait) -> float:
+        """Seconds until a waiting task looks again."""
+        return poll_step(self.clock().timestamp() - wait.since, self.policy)
 
     def rejected(
         self, profile: str, generation: int, wait: TokenWait | None
@@ -88,10 +121,9 @@ class TokenProvider:
         wait = wait_after_rejection(wait, generation, now)
         self._note_rejection(profile, generation, now)
         try:
-            record = self._load(profile)
+            record, now = self._look(profile)
         except Unavailable as outage:
             return self._outage(profile, wait, outage), wait
-        now = record.seen_at or now
         return self._act(record, after_rejection(record, now, wait, self.policy)), wait
 
     def _note_rejection(self, profile: str, generation: int, now: datetime) -> None:
@@ -100,6 +132,29 @@ class TokenProvider:
             self.coordinator.note_rejection(profile, generation, now.isoformat(timespec="seconds"))
         except Unavailable:
             log.debug("last rejection of profile %s not noted: Redis out of reach", profile)
+
+    def _look(self, profile: str) -> tuple[TokenRecord, datetime]:
+        """The token row and the database's time: read again only if its mark moved."""
+        with self._reading:
+            try:
+                mark: str | None = self.coordinator.state_mark(profile)
+            except Unavailable:
+                mark = None  # without Redis, every look reads the store (as before marks)
+            now = time.monotonic()
+            seen = self._seen.get(profile)
+            if seen and mark is not None and seen.mark == mark and now - seen.at < REREAD_AFTER:
+                return seen.record, self.clock()
+            failed = self._failed.get(profile)
+            if failed is not None and failed.mark == mark and now - failed.at < FAILED_READ_STANDS:
+                raise failed.outage
+            try:
+                record = self._load(profile)
+            except Unavailable as outage:
+                self._failed[profile] = _FailedRead(mark, outage, now)
+                raise
+            self._failed.pop(profile, None)
+            self._seen[profile] = _Seen(mark, record, now)
+        return record, record.seen_at or self.clock()  # the database's time, read with the row
 
     def _load(self, profile: str) -> TokenRecord:
         with translated():

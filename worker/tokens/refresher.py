@@ -177,6 +177,8 @@ class Refresher:
         if usable(record, now, self.policy.expiry_leeway) and (
             record.generation > stale_generation and not force
         ):
+            # Its writer may have died between saving and marking: waiters read it again.
+            self._changed(profile)
             return AlreadyFresh(record.generation)
         refused = record.failure
         if not force and refused and refused_recently(record, now, self.policy.refused_cooldown):
@@ -196,11 +198,13 @@ class Refresher:
         log.warning(
             "token refresh deferred: profile=%s cause=%s %s", profile, Cause.LOGIN_BUDGET, detail
         )
+        metrics.budget_deferral(profile)
         if record.failure is not None:
             return Failed(LoginFailure(Cause(record.failure.cause), record.failure.detail), wait)
         failure = LoginFailure(Cause.LOGIN_BUDGET, detail)
         with translated():
             self.store.record_failure(profile, failure.cause, detail, permanent=False)
+        self._changed(profile)
         return Failed(failure, wait)
 
     def _login(self, profile: str, expected: int, attempt: int, held: HeldLock) -> RefreshOutcome:
@@ -245,6 +249,7 @@ class Refresher:
         with translated():
             generation = self.store.save_token(profile, success.token, fence, self.policy.ttl)
             current = self.store.load(profile).generation if generation is None else generation
+        self._changed(profile)
         if generation is None:
             log.warning(
                 "token refresh of profile %s lost a race: a later login's token is stored "
@@ -268,3 +273,13 @@ class Refresher:
                 self.store.record_failure(profile, failure.cause, failure.detail, failure.permanent)
         except Unavailable as outage:
             log.warning("login failure of profile %s not recorded: %s", profile, outage)
+            return
+        self._changed(profile)
+
+    def _changed(self, profile: str) -> None:
+        """Tell waiting tasks the token row changed; if Redis is out of reach, they read the
+        database again on their own within ``provider.REREAD_AFTER``."""
+        try:
+            self.coordinator.token_changed(profile)
+        except Unavailable as outage:
+            log.warning("token change of profile %s not announced: %s", profile, outage)
