@@ -15,6 +15,7 @@ from typing import Any
 
 from celery import Task
 
+from worker import masking
 from worker.calls.refreshes import RefreshRequest, open_request, sealed_kwargs
 from worker.calls.reprs import call_repr, refresh_repr
 from worker.calls.request import parse_call
@@ -46,7 +47,8 @@ def call(self: Task, *args: Any, **given: Any) -> Any:
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
     try:
-        return runtime.gateway.call(request, wait, ledger_wait, task_id)
+        # Celery's "succeeded" line and Flower see a summary of it, the backend all of it.
+        return masking.mark(runtime.gateway.call(request, wait, ledger_wait, task_id))
     except RetryLater as later:
         state = later.to_kwargs()
         again = {**kwargs, **state, SEAL_KWARG: seal_state(runtime.seal, task_id, kwargs, state)}

@@ -14,7 +14,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import celeryd_after_setup, worker_init, worker_process_init, worker_shutdown
 
-from worker import broker, queues, runtime
+from worker import broker, masking, queues, runtime
 from worker.calls.refreshes import RefreshRequest, new_task_id, sealed_kwargs
 from worker.calls.reprs import refresh_repr
 from worker.config import REPO_ROOT, ConfigError, get_settings
@@ -23,12 +23,47 @@ from worker.core.clock import Clock, utcnow
 from worker.core.seal import Seal
 from worker.db.engine import make_engine
 from worker.db.schema import SchemaBehind, ensure_current
+from worker.ledger.store import LedgerStore
 from worker.runtime import Runtime, build_runtime, get_runtime, reset_runtime
 from worker.settings import Settings
 from worker.tokens.crypto import TokenKeyError, cipher_from_settings, seal_from_settings
 
 log = logging.getLogger("worker.lifecycle")
 _exporter: metrics.Exporter | None = None
+_slots = 1  # tasks one process runs at once: the concurrency, unless the pool forks
+_cooperative = False  # psycopg2 patched for gevent, said once logging is set up
+
+
+def cooperate_with_gevent() -> bool:
+    """Under ``--pool gevent`` make psycopg2 yield to gevent's hub, before any connection.
+
+    Celery's ``-P gevent`` patches the standard library before it imports the app (redis-py
+    and requests cooperate from then on); psycopg2 talks to PostgreSQL in C and would block
+    every greenlet of the process on each statement unless psycogreen makes it wait in the hub.
+    """
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is None or not monkey.is_module_patched("socket"):
+        return False
+    try:
+        from psycogreen.gevent import patch_psycopg
+    except ImportError:
+        print(
+            "paynet-gateway: cannot start: the gevent pool needs psycogreen "
+            "(pip install 'paynet-gateway[gevent]')",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
+    patch_psycopg()
+    return True
+
+
+def slots_of(worker: Any) -> int:
+    """How many tasks one process of ``worker`` runs at once (a prefork child runs one)."""
+    pool = getattr(worker, "pool_cls", None)
+    module = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
+    if "prefork" in module or "solo" in module:
+        return 1
+    return max(1, int(getattr(worker, "concurrency", 1) or 1))
 
 
 def check_startup() -> None:
@@ -64,6 +99,8 @@ def _warn_insecure(**_: Any) -> None:
     lines like any other, through the same handlers and filters."""
     for warning in transport_warnings(get_settings()):
         log.warning("%s", warning)
+    if _cooperative:
+        log.info("gevent pool: psycopg2 cooperative (psycogreen), %d slots per process", _slots)
 
 
 def _drop_stale_bindings(app: Celery) -> None:
@@ -77,11 +114,16 @@ def _drop_stale_bindings(app: Celery) -> None:
 
 
 def _on_worker_init(sender: Any = None, **_: Any) -> None:
-    global _exporter
+    global _exporter, _slots
+    if sender is not None:
+        _slots = slots_of(sender)
     try:
         check_startup()
-        port = get_settings().metrics.port
-        _exporter = metrics.serve(port) if port else None  # before the pool forks
+        settings = get_settings()
+        port = settings.metrics.port
+        if port:  # before the pool forks
+            ledger = LedgerStore(make_engine(settings.database.url), retry_timeout=0)
+            _exporter = metrics.serve(port, ledger_counts=ledger.count_by_state)
         if sender is not None:
             _drop_stale_bindings(sender.app)
     except (ConfigError, TokenKeyError, SchemaBehind, OSError) as exc:
@@ -134,12 +176,16 @@ def default_factory(app: Celery, clock: Clock = utcnow) -> Callable[[], Runtime]
     def build() -> Runtime:
         settings = get_settings()
         seal = seal_from_settings(settings.security, REPO_ROOT)
-        return build_runtime(settings, refresh_enqueuer(app, seal), clock=clock, seal=seal)
+        enqueue = refresh_enqueuer(app, seal)
+        return build_runtime(settings, enqueue, clock=clock, seal=seal, slots=_slots)
 
     return build
 
 
 def connect(app: Celery) -> None:
+    global _cooperative
+    _cooperative = cooperate_with_gevent()
+    masking.install()
     runtime.configure(default_factory(app))
     worker_init.connect(_on_worker_init, weak=False)
     celeryd_after_setup.connect(_warn_insecure, weak=False)

@@ -60,8 +60,10 @@ def build_runtime(
     base: Path = REPO_ROOT,
     clock: Clock = utcnow,
     seal: Seal | None = None,
+    slots: int = 1,
 ) -> Runtime:
-    engine = make_engine(settings.database.url)
+    """``slots``: how many tasks this process runs at once; its connection pools fit them."""
+    engine = make_engine(settings.database.url, slots)
     redis = Redis.from_url(settings.redis.url, socket_timeout=5, socket_connect_timeout=3)
     # Every decision between hosts is taken in the database's time: ``clock`` (the host's)
     # only carries it between two reads.
@@ -69,7 +71,7 @@ def build_runtime(
     now = database_clock.now
     store = TokenStore(engine, cipher_from_settings(settings.security, base), database_clock)
     coordinator = Coordinator(redis, settings.token, enqueue)
-    session = new_session()
+    session = new_session(max(64, slots))
     transient = frozenset(settings.token.transient_login_codes)
     clients = {
         name: PaynetClient(profile, session, transient)

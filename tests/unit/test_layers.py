@@ -33,7 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "worker.calls": CORE | {"worker.tokens", "worker.ledger", "worker.paynet", "worker.errors"},
     "worker.logs": CORE | {"worker.config"},
 }
-WIRING = ("worker.runtime", "worker.lifecycle", "worker.celery", "worker.cli")
+WIRING = ("worker.runtime", "worker.lifecycle", "worker.celery", "worker.cli", "worker.masking")
 PURE = ("worker.tokens.policy", "worker.ledger.policy", "worker.paynet.verdicts")
 IO_LIBRARIES = ("requests", "urllib3", "redis", "sqlalchemy", "prometheus_client", "celery")
 

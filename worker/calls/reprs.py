@@ -47,3 +47,31 @@ def refresh_repr(kwargs: Mapping[str, Any]) -> str:
     """The refresh task's arguments hold no secret: profile, generation, attempt, force."""
     keys = ("profile", "stale_generation", "attempt", "force")
     return repr({key: kwargs[key] for key in keys if key in kwargs})
+
+
+# What a result may show of itself on a log line or in Flower: identifiers and states, which an
+# operator looks for, never fields or amounts.
+_SHOWN_RESULT_KEYS = ("transactionId", "agentTransactionId", "state", "status")
+
+
+def result_summary(value: Any) -> str:
+    """``<result: transactionId=... state=..., 4 fields>``; lists and scalars by their type only.
+
+    The full result stays in the result backend, for the producer; Celery's "succeeded" line and
+    the task-succeeded event (what Flower shows) get this instead.
+    """
+    if isinstance(value, Mapping):
+        shown = [
+            f"{key}={_short(value[key])}"
+            for key in _SHOWN_RESULT_KEYS
+            if key in value
+            and isinstance(value[key], int | str)
+            and not isinstance(value[key], bool)
+        ]
+        head = " ".join(shown)
+        return f"<result: {head + ', ' if head else ''}{len(value)} fields>"
+    if isinstance(value, list):
+        return f"<result: a list of {len(value)}>"
+    if value is None:
+        return "<result: none>"
+    return f"<result: a {type(value).__name__}>"

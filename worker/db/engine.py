@@ -19,14 +19,21 @@ _POSTGRES_ARGS = {
 }
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, slots: int = 1) -> Engine:
+    """``slots``: the tasks this process runs at once (1 under prefork, the concurrency under
+    threads or gevent); the connection pool grows with it, and tasks beyond it wait for a
+    connection (cooperatively under gevent) rather than opening more."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     args = _POSTGRES_ARGS if url.startswith(("postgresql", "postgres:")) else {}
     return create_engine(
-        url, pool_pre_ping=True, pool_size=5, max_overflow=20, connect_args=dict(args)
+        url,
+        pool_pre_ping=True,
+        pool_size=max(5, min(slots, 20)),
+        max_overflow=20,
+        connect_args=dict(args),
     )
 
 
