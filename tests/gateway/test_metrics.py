@@ -10,13 +10,16 @@ import requests
 from celery import Celery
 from celery.result import ResultSet
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine, update
 
 from devservices.ports import free_port
 from simulator import Simulator
 from tests.conftest import call
+from tests.support.payments import pay
 from tests.support.waiting import wait_for
 from tests.support.workers import WorkerPool
 from worker.core import metrics
+from worker.db.tables import ledger
 from worker.paynet import jsonrpc
 from worker.paynet.client import outcome_label
 
@@ -58,7 +61,7 @@ def test_a_scrape_after_a_storm_shows_the_logins_and_rejections_the_simulator_co
     for revocation in range(1, REVOCATIONS + 1):
         wait_for(lambda r=revocation: simulator.stats()["logins_succeeded"] == r)
         wait_for(lambda: simulator.stats()["calls"] >= 20 * simulator.stats()["logins_succeeded"])
-        simulator.revoke()
+        wait_for(lambda: simulator.revoke() > 0)  # a live token, revoked
     assert results.join(timeout=120) == [{"i": i} for i in range(TASKS)]
 
     stats = simulator.stats()
@@ -75,6 +78,28 @@ def test_a_scrape_after_a_storm_shows_the_logins_and_rejections_the_simulator_co
     assert calls == stats["calls_by_method"]["echo"]
     assert total(samples, "paynet_call_duration_seconds_count", outcome="result") == TASKS
     assert total(samples, "paynet_token_wait_seconds_count", outcome="token") > 0
+
+
+def test_the_ledger_gauge_counts_keys_by_state_at_each_scrape(
+    start_workers: Callable[..., WorkerPool],
+    producer: Celery,
+    simulator: Simulator,
+    engine: Engine,
+) -> None:
+    port = free_port()
+    start_workers(env={"METRICS_PORT": str(port)})
+    for key in ("gauge-1", "gauge-2"):
+        pay(producer, key).get(timeout=30)
+    samples = scrape([port])
+    assert total(samples, "paynet_ledger_keys", state="succeeded") == 2
+    assert total(samples, "paynet_ledger_keys", state="unknown") == 0
+    with engine.begin() as conn:  # what an operator must settle, as the alert rule sees it
+        conn.execute(
+            update(ledger).where(ledger.c.idempotency_key == "gauge-2").values(state="unknown")
+        )
+    samples = scrape([port])
+    assert total(samples, "paynet_ledger_keys", state="unknown") == 1
+    assert total(samples, "paynet_ledger_keys", state="succeeded") == 1
 
 
 def test_a_worker_whose_metrics_port_is_taken_refuses_to_start_in_one_line(

@@ -18,6 +18,11 @@ metric                                      labels           counted when
                                                              the failure's cause)
 ``paynet_refresh_requests_total``           profile,result   a refresh is asked for: ``enqueued``
                                                              or ``deduplicated`` (already pending)
+``paynet_login_budget_deferrals_total``     profile          a refresh finds the login budget
+                                                             used up and waits for it
+``paynet_ledger_keys``                      state            (a gauge, read from the ledger at
+                                                             each scrape) keys in each state;
+                                                             ``unknown`` ones need an operator
 ==========================================  ===============  ==================================
 """
 
@@ -28,12 +33,13 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server, values
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -49,6 +55,7 @@ class _Metrics:
     token_wait: Histogram
     call_duration: Histogram
     refresh_requests: Counter
+    budget_deferrals: Counter
 
 
 def _build() -> _Metrics:
@@ -87,6 +94,12 @@ def _build() -> _Metrics:
             ["profile", "result"],
             registry=None,
         ),
+        budget_deferrals=Counter(
+            "paynet_login_budget_deferrals",
+            "Refreshes that found the login budget used up.",
+            ["profile"],
+            registry=None,
+        ),
     )
 
 
@@ -123,7 +136,35 @@ def refresh_request(profile: str, enqueued: bool) -> None:
     _metrics().refresh_requests.labels(profile, result).inc()
 
 
+def budget_deferral(profile: str) -> None:
+    _metrics().budget_deferrals.labels(profile).inc()
+
+
 # Serving, in the worker's main process
+
+LedgerCounts = Callable[[], Mapping[str, int]]
+
+
+class _LedgerCollector:
+    """``paynet_ledger_keys{state}``, read when scraped: the ledger is the one truth of it, and
+    a pool child's count would be one process's view. A database out of reach leaves the
+    gauge out of that scrape rather than failing it."""
+
+    def __init__(self, counts: LedgerCounts) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            counts = self.counts()
+        except Exception as exc:
+            log.debug("ledger counts left out of this scrape: %s", type(exc).__name__)
+            return
+        family = GaugeMetricFamily(
+            "paynet_ledger_keys", "Idempotency keys in the ledger, by state.", labels=["state"]
+        )
+        for state, value in sorted(counts.items()):
+            family.add_metric([state], value)
+        yield family
 
 
 @dataclass
@@ -170,11 +211,17 @@ def _use_multiprocess_values() -> None:
         _current = None
 
 
-def serve(port: int, environ: MutableMapping[str, str] = os.environ) -> Exporter:
+def serve(
+    port: int,
+    environ: MutableMapping[str, str] = os.environ,
+    ledger_counts: LedgerCounts | None = None,
+) -> Exporter:
     """Serve the sum over every process of this worker host on ``port`` (all interfaces)."""
     directory, owned = prepare_directory(environ)
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
+    if ledger_counts is not None:
+        registry.register(_LedgerCollector(ledger_counts))
     try:
         server, _thread = start_http_server(port, registry=registry)
     except OSError as exc:

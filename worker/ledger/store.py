@@ -22,6 +22,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     RowMapping,
+    func,
     insert,
     select,
     update,
@@ -126,7 +127,9 @@ class LedgerStore:
         }
 
         def operation(conn: Connection) -> LedgerRecord:
-            _insert_if_absent(conn, values)
+            created = _insert_if_absent(conn, values, self._now().label("seen_at"))
+            if created is not None:
+                return _record(created)  # a new key: one statement
             record = self._read(conn, key)
             if record is None:  # inserted, or already there, in this very transaction
                 raise LookupError(f"ledger key {key!r} vanished")
@@ -143,7 +146,7 @@ class LedgerStore:
         owner: str | None = None,
         attempts: int | None = None,
     ) -> LedgerRecord:
-        """One conditional UPDATE, then the row as it stands."""
+        """One conditional UPDATE returning the row; the row as it stands if it did not apply."""
         condition = [
             ledger.c.idempotency_key == key,
             ledger.c.state.in_([state.value for state in sources]),
@@ -154,7 +157,18 @@ class LedgerStore:
             condition.append(ledger.c.attempts == attempts)
 
         def operation(conn: Connection) -> LedgerRecord:
-            conn.execute(update(ledger).where(*condition).values(updated_at=self._now(), **values))
+            changed = (
+                conn.execute(
+                    update(ledger)
+                    .where(*condition)
+                    .values(updated_at=self._now(), **values)
+                    .returning(*ledger.c, self._now().label("seen_at"))
+                )
+                .mappings()
+                .first()
+            )
+            if changed is not None:
+                return _record(changed)
             record = self._read(conn, key)
             if record is None:
                 raise LookupError(f"ledger key {key!r} vanished")
@@ -240,6 +254,13 @@ class LedgerStore:
 
         return self._run("listing the ledger", operation)
 
+    def count_by_state(self) -> dict[str, int]:
+        """Keys per state, every state named (0 where none): what the metrics gauge shows."""
+        query = select(ledger.c.state, func.count()).group_by(ledger.c.state)
+        with self.engine.connect() as conn:
+            found = {state: int(n) for state, n in conn.execute(query)}
+        return {state.value: found.get(state.value, 0) for state in State}
+
     def stale(self, limit: int = 100) -> builtins.list[LedgerRecord]:
         """What needs a look: ``sent`` rows past their lease, and every ``unknown`` row."""
         overdue = (ledger.c.state == State.SENT.value) & (ledger.c.check_after < self._now())
@@ -253,16 +274,24 @@ class LedgerStore:
         return self._run("listing stale ledger keys", operation)
 
 
-def _insert_if_absent(conn: Connection, values: dict[str, Any]) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING where the dialect has it, a savepoint elsewhere."""
+def _insert_if_absent(
+    conn: Connection, values: dict[str, Any], seen_at: ColumnElement[datetime]
+) -> RowMapping | None:
+    """INSERT ... ON CONFLICT DO NOTHING where the dialect has it (the new row, returned), a
+    savepoint elsewhere (None: read it)."""
     name = conn.dialect.name
-    if name == "postgresql":
-        conn.execute(postgresql.insert(ledger).values(**values).on_conflict_do_nothing())
-    elif name == "sqlite":
-        conn.execute(sqlite.insert(ledger).values(**values).on_conflict_do_nothing())
-    else:
-        try:
-            with conn.begin_nested():
-                conn.execute(insert(ledger).values(**values))
-        except IntegrityError:
-            pass
+    if name in ("postgresql", "sqlite"):
+        dialect_insert = postgresql.insert if name == "postgresql" else sqlite.insert
+        statement = (
+            dialect_insert(ledger)
+            .values(**values)
+            .on_conflict_do_nothing()
+            .returning(*ledger.c, seen_at)
+        )
+        return conn.execute(statement).mappings().first()
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(ledger).values(**values))
+    except IntegrityError:
+        pass
+    return None
