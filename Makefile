@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(PY) -m demo
 
+# Two test sessions side by side (pytest-xdist): the gateway tests mostly wait on workers.
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow"

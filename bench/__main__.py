@@ -19,6 +19,7 @@ from simulator import Simulator
 from worker.db.engine import make_engine
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+PROFILE_LATENCY = 0.2  # seconds per Paynet call in the latency profile
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -47,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         overhead = sections.overhead(bench, tasks, rounds=2)
         print("storms ...", file=sys.stderr, flush=True)
         storms = sections.storms(bench, pools, storm_tasks, revocations)
+        print("costs ...", file=sys.stderr, flush=True)
+        costs = sections.costs(bench, 200 if quick else 500)
+        print("latency profile ...", file=sys.stderr, flush=True)
+        profile = sections.latency_profile(bench, PROFILE_LATENCY, 4 if quick else 10, quick)
         print("memory ...", file=sys.stderr, flush=True)
         memory = sections.memory(bench, tasks // 2)
         print("scale ...", file=sys.stderr, flush=True)
@@ -68,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         "## Goals",
         "",
-        *report.goals(overhead, storms),
+        *report.goals(overhead, storms, costs, profile),
         "",
         "## 1. Overhead: paynet.call versus a bare task (one pool of 1 process x 8 slots)",
         "",
@@ -88,11 +93,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         *report.storm_table(storms),
         "",
-        "## 4. Memory: peak resident memory per worker process (1 x 8 prefork)",
+        "Each revocation revokes a live token: right after one, no valid token may exist until "
+        "the refresh lands, and the bench revokes again only once one does (`revocations` "
+        "counts those that took effect). Store reads per process per token state: reads of the "
+        "token store divided by (processes with a token cache of their own x (logins + 1)), "
+        "the + 1 for the state before the first login.",
+        "",
+        "## 3. What a call costs the shared Redis and PostgreSQL (1 process x 8 slots)",
+        "",
+        "Across hosts, Redis and PostgreSQL are the ceiling, so this counts (does not time): "
+        "Redis commands of every client (producer, broker, result backend, gateway) from "
+        "`INFO commandstats`, less the bench's own counters; database statements the gateway "
+        "sent, counted by SQLAlchemy cursor events in the workers, plus the connection pool's "
+        "pre-ping on each checkout. Completion is watched at the simulator, so watching costs "
+        "Redis nothing; an idle worker's own broker polling is in every row alike.",
+        "",
+        *report.cost_table(costs),
+        "",
+        "A task caught by a revocation (waiting for the new token), from the storms above:",
+        "",
+        *report.waiting_costs(costs, storms),
+        "",
+        f"## 4. Paynet at {PROFILE_LATENCY * 1000:.0f} ms per call: throughput by pool kind",
+        "",
+        "A real payment API answers in 100-500 ms. Each pool runs the bare task and the "
+        "gateway, in that order, in the same run; enough tasks to keep every slot busy for "
+        "about ten seconds.",
+        "",
+        *report.profile_table(profile),
+        "",
+        "## 5. Memory: peak resident memory per worker process (1 x 8 prefork)",
         "",
         *report.memory_table(memory),
         "",
-        "## 5. Scale: paynet.call throughput by worker processes (8 slots each)",
+        "## 6. Scale: paynet.call throughput by worker processes (8 slots each)",
         "",
         *report.scale_table(scale),
         "",

@@ -18,6 +18,7 @@ from redis import Redis
 from sqlalchemy import Engine, event
 
 from bench import strategies
+from bench.counters import COUNTS
 from worker import lifecycle
 from worker import runtime as runtime_module
 from worker.celery import app
@@ -36,7 +37,7 @@ def _session() -> requests.Session:
 
 
 @app.task(name="bench.bare_call")
-def bare_call(method: str, params: dict[str, Any]) -> Any:
+def bare_call(method: str, params: dict[str, Any], **_: Any) -> Any:
     """The same HTTP POST as paynet.call, with a fixed token and no token management."""
     profile = get_settings().profile("default")
     body = {
@@ -58,12 +59,20 @@ def _counting_redis() -> Redis:
     return client
 
 
-def _count_store_reads(engine: Engine) -> None:
+def _count_statements(engine: Engine) -> None:
+    """Every statement the gateway sends, token-store reads apart, and the pool's pings."""
+
     def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        counts = _counting_redis()
+        counts.hincrby(COUNTS, "statements", 1)
         if statement.lstrip().upper().startswith("SELECT") and "paynet_tokens" in statement:
-            _counting_redis().incr("bench:store_reads")
+            counts.hincrby(COUNTS, "store_reads", 1)
+
+    def checkout(*_: Any) -> None:  # pool_pre_ping: one "SELECT 1" per checkout
+        _counting_redis().hincrby(COUNTS, "pings", 1)
 
     event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "checkout", checkout)
 
 
 def _mark_caught(runtime: runtime_module.Runtime) -> None:
@@ -85,7 +94,7 @@ def _bench_runtime() -> runtime_module.Runtime:
     runtime = strategies.install(
         os.environ.get("BENCH_STRATEGY", "single_flight"), _gateway_runtime()
     )
-    _count_store_reads(runtime.engine)
+    _count_statements(runtime.engine)
     _mark_caught(runtime)
     return runtime
 

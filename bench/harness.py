@@ -40,6 +40,7 @@ class Bench:
     workdir: Path
     redis: Redis
     producer: Celery
+    call_latency: float = CALL_LATENCY
 
     def env(self, **extra: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("PAYNET_", "CELERY_"))}
@@ -66,7 +67,7 @@ class Bench:
                 conn.execute(delete(table))
         engine.dispose()
         self.simulator.reset()
-        self.simulator.configure(call_latency=CALL_LATENCY, login_latency=LOGIN_LATENCY)
+        self.simulator.configure(call_latency=self.call_latency, login_latency=LOGIN_LATENCY)
 
     def fixed_token(self) -> str:
         profile = ProfileSettings(
@@ -78,10 +79,12 @@ class Bench:
         return PaynetClient(profile).login().token
 
     @contextmanager
-    def pool(self, processes: int, slots: int, **env: str) -> Iterator[WorkerPool]:
+    def pool(
+        self, processes: int, slots: int, kind: str = "prefork", **env: str
+    ) -> Iterator[WorkerPool]:
         log_dir = self.workdir / f"pool-{time.monotonic_ns()}"
         log_dir.mkdir(parents=True)
-        workers = WorkerPool(self.env(**env), log_dir, processes, slots, app="bench.app")
+        workers = WorkerPool(self.env(**env), log_dir, processes, slots, kind, app="bench.app")
         try:
             workers.wait_ready()
             yield workers
@@ -125,12 +128,23 @@ class Batch:
     results: list[AsyncResult]
 
 
-def submit(bench: Bench, task: str, count: int, offset: int = 0) -> Batch:
+def payment(key: str) -> dict[str, Any]:
+    """A keyed performTransaction, its agent id the key (the ledger's path)."""
+    params = {"id": key, "service_id": 101, "time": 1764158400000, "amount": 15000}
+    return {
+        "method": "performTransaction",
+        "params": {**params, "fields": {"phone": "998901234567"}},
+        "idempotency_key": key,
+    }
+
+
+def submit(bench: Bench, task: str, count: int, offset: int = 0, keyed: bool = False) -> Batch:
     sent: list[float] = []
     results: list[AsyncResult] = []
+    run = time.monotonic_ns()
     for i in range(count):
         params: dict[str, Any] = {"i": offset + i}
-        kwargs = {"method": "echo", "params": params}
+        kwargs = payment(f"bench-{run}-{i}") if keyed else {"method": "echo", "params": params}
         sent.append(time.time())
         results.append(bench.producer.send_task(task, kwargs=kwargs, queue="paynet"))
     return batch_of(sent, results)

@@ -7,17 +7,30 @@ import time
 from dataclasses import dataclass
 from math import nan
 
-from bench.harness import Bench, peak_rss_mib, submit, wait_all
+from bench.counters import COUNTS
+from bench.harness import CALL_LATENCY, Bench, peak_rss_mib, submit, wait_all
 from bench.stats import Timing, percentile, summarize
 from bench.strategies import STRATEGIES
 
 
-def warm_up(bench: Bench, batches: int = 5) -> None:
-    """Run gateway batches until one reads the token store no more: every child has a token."""
+def count(bench: Bench, name: str) -> int:
+    """A counter the bench app keeps in the workers (statements, store_reads, pings)."""
+    return int(bench.redis.hget(COUNTS, name) or 0)
+
+
+def redis_commands(bench: Bench) -> int:
+    """Commands Redis has run, all clients, less the bench's own (its counters, INFO)."""
+    stats = bench.redis.info("commandstats")
+    ours = {"cmdstat_hincrby", "cmdstat_hget", "cmdstat_info", "cmdstat_hsetnx"}
+    return sum(int(v["calls"]) for k, v in stats.items() if k not in ours)
+
+
+def warm_up(bench: Bench, batches: int = 5, kind: str = "paynet.call") -> None:
+    """Run batches until one reads the token store no more: every process has a token."""
     for _ in range(batches):
-        before = int(bench.redis.get("bench:store_reads") or 0)
-        wait_all(submit(bench, "paynet.call", 200), 120)
-        if int(bench.redis.get("bench:store_reads") or 0) == before:
+        before = count(bench, "store_reads")
+        wait_all(submit(bench, kind, 200), 120)
+        if count(bench, "store_reads") == before:
             return
 
 
@@ -37,14 +50,14 @@ def overhead(bench: Bench, tasks: int, rounds: int) -> list[OverheadRow]:
         warm_up(bench)
         for _ in range(rounds):
             for kind in ("bench.bare_call", "paynet.call"):
-                reads_before = int(bench.redis.get("bench:store_reads") or 0)
+                reads_before = count(bench, "store_reads")
                 calls_before = bench.simulator.stats()["calls"]
                 batch = submit(bench, kind, tasks)
                 done, failed = wait_all(batch, 300)
                 if failed:
                     raise RuntimeError(f"{failed} {kind} tasks failed in the overhead run")
                 calls = bench.simulator.stats()["calls"] - calls_before
-                reads = int(bench.redis.get("bench:store_reads") or 0) - reads_before
+                reads = count(bench, "store_reads") - reads_before
                 per_call = reads / calls if kind == "paynet.call" else None
                 rows.append(OverheadRow(kind, summarize(batch.sent, done), per_call))
     return rows
@@ -69,10 +82,11 @@ def memory(bench: Bench, tasks: int) -> list[MemoryRow]:
 @dataclass(frozen=True)
 class StormRow:
     strategy: str
+    kind: str  # the pool: prefork, threads, gevent
     processes: int
     slots: int
     tasks: int
-    revocations: int
+    revocations: int  # revocations that revoked a live token (K)
     logins: int
     rejections: int
     failed: int
@@ -81,23 +95,53 @@ class StormRow:
     extra_p99: float
     extra_max: float
     seconds: float
+    store_reads: int
+    token_processes: int  # processes holding a token cache of their own
+    redis_commands: int
+    statements: int  # database statements and pings, all tasks
+
+    @property
+    def reads_per_process_state(self) -> float:
+        """Token-store reads per process per state of the token row (none yet, then each
+        login's generation): the goal is at most one."""
+        return self.store_reads / (self.token_processes * (self.logins + 1))
+
+
+def revoke_live_token(bench: Bench, timeout: float = 5.0) -> bool:
+    """Revoke a live token: right after a revocation there may be none until the refresh
+    lands, and revoking nothing would not count as a revocation."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if bench.simulator.revoke() > 0:
+            return True
+        time.sleep(0.002)
+    return False
 
 
 def storm(
-    bench: Bench, strategy: str, processes: int, slots: int, tasks: int, revocations: int
+    bench: Bench,
+    strategy: str,
+    processes: int,
+    slots: int,
+    tasks: int,
+    revocations: int,
+    kind: str = "prefork",
 ) -> StormRow:
     bench.reset()
-    with bench.pool(processes, slots, BENCH_STRATEGY=strategy):
+    with bench.pool(processes, slots, kind, BENCH_STRATEGY=strategy):
         bench.simulator.configure(invalidate_on_login=True)
+        commands_before = redis_commands(bench)
         started = time.monotonic()
         batch = submit(bench, "paynet.call", tasks)
+        effective = 0
         for n in range(1, revocations + 1):
             threshold = tasks * n // (revocations + 1)
             while bench.simulator.stats()["calls"] < threshold:
-                time.sleep(0.005)
-            bench.simulator.revoke()
+                time.sleep(0.002)
+            effective += revoke_live_token(bench)
         done, failed = wait_all(batch, 300)
         seconds = time.monotonic() - started
+        commands = redis_commands(bench) - commands_before
     stats = bench.simulator.stats()
     caught: dict[bytes, bytes] = bench.redis.hgetall("bench:caught")  # type: ignore[assignment]
     rejected_at = {key.decode(): float(value) for key, value in caught.items()}
@@ -107,21 +151,108 @@ def storm(
         if result.id in rejected_at
     ]
     p50, p99, worst = percentile(extra, 0.5), percentile(extra, 0.99), max(extra, default=nan)
+    token_processes = processes * slots if kind == "prefork" else processes
+    statements = count(bench, "statements") + count(bench, "pings")
     return StormRow(
-        strategy, processes, slots, tasks, revocations,
+        strategy, kind, processes, slots, tasks, effective,
         stats["logins_attempted"], stats["rejections"], failed, len(extra),
         p50, p99, worst, seconds,
+        count(bench, "store_reads"), token_processes, commands, statements,
     )  # fmt: skip
 
 
 def storms(
     bench: Bench, pools: list[tuple[int, int]], tasks: int, revocations: int
 ) -> list[StormRow]:
-    return [
+    rows = [
         storm(bench, strategy, processes, slots, tasks, revocations)
         for strategy in STRATEGIES
         for processes, slots in pools
     ]
+    rows.append(storm(bench, "single_flight", 1, 100, tasks, revocations, kind="gevent"))
+    return rows
+
+
+@dataclass(frozen=True)
+class CostRow:
+    what: str
+    tasks: int
+    redis_per_task: float
+    statements_per_task: float  # statements the gateway sent, pings included
+    pings_per_task: float
+
+
+def measure_cost(bench: Bench, what: str, task: str, keyed: bool, tasks: int) -> CostRow:
+    """Redis commands (every client: producer, broker, backend, gateway) and database
+    statements per task, over one batch; completion is watched at the simulator, not in
+    Redis, so that watching costs Redis nothing."""
+    calls_before = bench.simulator.stats()["calls"]
+    commands_before = redis_commands(bench)
+    statements_before, pings_before = count(bench, "statements"), count(bench, "pings")
+    batch = submit(bench, task, tasks, keyed=keyed)
+    while bench.simulator.stats()["calls"] < calls_before + tasks:
+        time.sleep(0.01)
+    time.sleep(1.0)  # the last results and acknowledgements land
+    commands = redis_commands(bench) - commands_before
+    statements = count(bench, "statements") - statements_before
+    pings = count(bench, "pings") - pings_before
+    _done, failed = wait_all(batch, 120)
+    if failed:
+        raise RuntimeError(f"{failed} {what} tasks failed in the cost run")
+    return CostRow(what, tasks, commands / tasks, (statements + pings) / tasks, pings / tasks)
+
+
+def costs(bench: Bench, tasks: int) -> list[CostRow]:
+    """What one task costs the shared Redis and PostgreSQL in the steady state (1 x 8)."""
+    bench.reset()
+    with bench.pool(1, 8, BENCH_FIXED_TOKEN=bench.fixed_token()):
+        wait_all(submit(bench, "bench.bare_call", 100), 120)
+        warm_up(bench)
+        wait_all(submit(bench, "paynet.call", 40, keyed=True), 120)  # the ledger's connections
+        return [
+            measure_cost(bench, "bare task (Celery's own)", "bench.bare_call", False, tasks),
+            measure_cost(bench, "unkeyed call", "paynet.call", False, tasks),
+            measure_cost(bench, "keyed payment", "paynet.call", True, tasks),
+        ]
+
+
+@dataclass(frozen=True)
+class ProfileRow:
+    kind: str
+    processes: int
+    slots: int
+    task: str
+    timing: Timing
+
+
+PROFILE_POOLS = [("prefork", 1, 8), ("threads", 1, 32), ("gevent", 1, 100), ("gevent", 1, 200)]
+
+
+def latency_profile(
+    bench: Bench, latency: float, seconds_of_work: float, quick: bool = False
+) -> list[ProfileRow]:
+    """Throughput at a realistic Paynet latency, by pool kind, gateway next to the bare task."""
+    rows: list[ProfileRow] = []
+    bench.call_latency = latency
+    try:
+        for kind, processes, slots in PROFILE_POOLS[:3] if quick else PROFILE_POOLS:
+            bench.reset()
+            # Enough tasks to keep every slot busy for ``seconds_of_work`` at the ideal rate.
+            tasks = max(200, int(processes * slots / latency * seconds_of_work))
+            with bench.pool(processes, slots, kind, BENCH_FIXED_TOKEN=bench.fixed_token()):
+                wait_all(submit(bench, "bench.bare_call", slots * processes), 120)
+                wait_all(submit(bench, "paynet.call", slots * processes), 120)
+                for task in ("bench.bare_call", "paynet.call"):
+                    batch = submit(bench, task, tasks)
+                    done, failed = wait_all(batch, 600)
+                    if failed:
+                        raise RuntimeError(f"{failed} {task} tasks failed on {kind}")
+                    rows.append(
+                        ProfileRow(kind, processes, slots, task, summarize(batch.sent, done))
+                    )
+    finally:
+        bench.call_latency = CALL_LATENCY
+    return rows
 
 
 @dataclass(frozen=True)
