@@ -65,7 +65,7 @@ def test_a_payment_held_past_the_processing_window_is_sent_again_as_documented(
 ) -> None:
     """The guarantee rests on the status method telling the truth once ``max_processing`` has
     passed. A Paynet that holds a payment longer than that, then executes it, breaks that
-    assumption: "not found" after the window sends it again (README: delivery guarantee)."""
+    assumption: "not found" after the window sends it again (docs/delivery-guarantee.md)."""
     start_workers(
         concurrency=2, env={"PAYNET_MAX_PROCESSING": "10", "PAYNET_CALL_TIME_LIMIT": "10"}
     )

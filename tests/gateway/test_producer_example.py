@@ -1,4 +1,5 @@
-"""The README's producer example, run as a producer would run it, against real workers."""
+"""examples/producer.py (its core in the README, its commands in docs/producer-guide.md), run
+as a producer would run it, against real workers."""
 
 from __future__ import annotations
 

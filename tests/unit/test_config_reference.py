@@ -1,4 +1,4 @@
-"""The README's configuration reference against the settings model and the shipped config.yaml.
+"""The configuration reference (docs/configuration.md) against the settings model and config.yaml.
 
 Every setting the model has is a row, no row names a setting the model lacks, and each row's
 variable and default are the ones config.yaml gives: the table cannot drift from the code.
@@ -19,6 +19,7 @@ from worker.settings import Settings
 
 VARIABLE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?\}$")
 ROW = re.compile(r"^\| `([^`]+)` \| (.+?) \| (.+?) \| (.+) \|$")
+REFERENCE = REPO_ROOT / "docs" / "configuration.md"
 
 
 def _model(annotation: Any) -> type[BaseModel] | None:
@@ -69,9 +70,10 @@ def shipped_values() -> dict[str, Any]:
     return values
 
 
-def readme_rows() -> dict[str, tuple[str, str, str]]:
-    text = (REPO_ROOT / "README.md").read_text()
-    section = text.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+def reference_rows() -> dict[str, tuple[str, str, str]]:
+    """The rows of the reference's settings table: key -> (variable, default, meaning)."""
+    text = REFERENCE.read_text()
+    section = text.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
     rows: dict[str, tuple[str, str, str]] = {}
     for line in section.splitlines():
         if match := ROW.match(line):
@@ -81,13 +83,13 @@ def readme_rows() -> dict[str, tuple[str, str, str]]:
     return rows
 
 
-ROWS = readme_rows()
+ROWS = reference_rows()
 SHIPPED = shipped_values()
 
 
 def test_the_reference_lists_every_setting_and_nothing_else() -> None:
     keys = model_keys(Settings)
-    assert keys - set(ROWS) == set(), "settings missing from the README's table"
+    assert keys - set(ROWS) == set(), "settings missing from docs/configuration.md"
     assert set(ROWS) - keys == set(), "rows for settings the model does not have"
 
 
