@@ -34,6 +34,7 @@ FLOWERS = sorted(name for name in PROJECT_SERVICES if "flower" in SERVICES[name]
 DEFAULT_STACK = {"redis", "postgres", "migrate", "worker", "flower"}
 PROFILES = {
     "dev": {"simulator"},
+    "rabbitmq": {"rabbitmq", "worker-rabbitmq", "flower-rabbitmq"},
 }
 # What runs until stopped, and so has a health check (migrate ends; the simulator is a test aid).
 CHECKED = {
@@ -41,8 +42,16 @@ CHECKED = {
     "postgres",
     "worker",
     "flower",
+    "rabbitmq",
+    "worker-rabbitmq",
+    "flower-rabbitmq",
 }
 INTERPOLATED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+REQUIRED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):\?")
+# A secret with an empty default: what a service of a profile takes (see the file's header).
+OPTIONAL_SECRET = re.compile(r"^\$\{([A-Z_]*PASS[A-Z_]*):-\}$")
+# user:password@ in a URL (host:port/ is no match: no @ follows).
+URL_CREDENTIALS = re.compile(r"://([^/\s@:]+):(\$\{[^}]*\}|[^/\s@]*)@")
 # Read by worker/config.py itself, not through config.yaml.
 READ_BY_THE_LOADER = {"PAYNET_CONFIG"}
 # Read by Celery's default app (Flower here runs with no app of ours).
@@ -103,7 +112,7 @@ def test_each_project_service_runs_a_command_the_project_has(service: str) -> No
             # Celery's own look-up, as `celery -A` does it; it needs no configuration.
             assert isinstance(find_app(options["-A"]), Celery)
         else:
-            assert options["--broker"].startswith("redis://")
+            assert options["--broker"].startswith(("redis://", "amqp://"))
 
 
 def celery_options(argv: list[str]) -> tuple[dict[str, str], str]:
@@ -133,13 +142,39 @@ def test_every_variable_the_file_takes_from_env_is_in_env_example_and_no_other()
 def test_secrets_come_from_the_env_file_which_git_ignores() -> None:
     for spec in SERVICES.values():
         for name, value in (spec.get("environment") or {}).items():
-            if "PASSWORD" in name or name in {"PAYNET_TOKEN_KEY", "FLOWER_BASIC_AUTH"}:
+            if "PASS" in name or name in {"PAYNET_TOKEN_KEY", "FLOWER_BASIC_AUTH"}:
                 assert str(value).startswith("${"), f"{name} is written in the file"
+    # A URL's password too, wherever the URL stands (environment, command, extension field).
+    text = (REPO_ROOT / "docker-compose.yml").read_text()
+    for user, password in URL_CREDENTIALS.findall(text):
+        assert password.startswith("${"), f"the password of {user} is written in the file"
     ignored = subprocess.run(
         ["git", "check-ignore", "-q", ".env"], cwd=REPO_ROOT, check=False
     ).returncode
     assert ignored == 0
     assert all(not line.split("=", 1)[1] for line in _example_lines("PASSWORD"))
+
+
+def test_a_secret_only_a_profile_needs_never_stops_the_default_stack() -> None:
+    """Compose interpolates every service, of inactive profiles too: a ``:?`` there must be one
+    the default stack requires anyway."""
+    required_by_default = set()
+    for name in DEFAULT_STACK:
+        required_by_default |= set(REQUIRED.findall(yaml.safe_dump(SERVICES[name])))
+    for name in set(SERVICES) - DEFAULT_STACK:
+        extra = set(REQUIRED.findall(yaml.safe_dump(SERVICES[name]))) - required_by_default
+        assert not extra, f"{name} requires {sorted(extra)}: the default stack would not start"
+
+
+@pytest.mark.parametrize("service", sorted(set(SERVICES) - DEFAULT_STACK))
+def test_a_profile_service_refuses_to_start_with_its_secret_empty(service: str) -> None:
+    spec = SERVICES[service]
+    for name, value in (spec.get("environment") or {}).items():
+        variable = OPTIONAL_SECRET.match(str(value))
+        if variable:
+            guard = " ".join(spec["entrypoint"])
+            assert f'test -n "$${name}"' in guard, f"{service} starts with {name} empty"
+            assert f"set {variable[1]} in .env" in guard
 
 
 def _example_lines(word: str) -> list[str]:
@@ -231,3 +266,32 @@ def test_flower_names_the_broker_its_configuration_derives_from_its_environment(
     assert options["--broker"] == environment.get("CELERY_BROKER_URL", environment["REDIS_URL"])
     assert environment["REDIS_URL"] == SERVICES["worker"]["environment"]["REDIS_URL"]
     assert spec["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+# RabbitMQ
+
+
+def test_the_rabbitmq_profile_runs_a_worker_and_flower_on_rabbitmq() -> None:
+    rabbitmq = SERVICES["rabbitmq"]
+    assert rabbitmq["image"] == "rabbitmq:3-management"
+    assert rabbitmq["healthcheck"]["test"] == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
+    user, password = (rabbitmq["environment"][f"RABBITMQ_DEFAULT_{k}"] for k in ("USER", "PASS"))
+    broker = SERVICES["worker-rabbitmq"]["environment"]["CELERY_BROKER_URL"]
+    assert broker == f"amqp://{user}:{password}@rabbitmq:5672//"
+    assert SERVICES["flower-rabbitmq"]["environment"]["CELERY_BROKER_URL"] == broker
+    for name in ("worker-rabbitmq", "flower-rabbitmq"):
+        assert SERVICES[name]["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+
+
+def test_the_rabbitmq_worker_is_the_worker_on_another_broker() -> None:
+    worker, other = SERVICES["worker"], SERVICES["worker-rabbitmq"]
+    assert other["command"] == worker["command"]
+    assert other["healthcheck"] == worker["healthcheck"]
+    moved = {
+        name
+        for name in set(worker["environment"]) | set(other["environment"])
+        if worker["environment"].get(name) != other["environment"].get(name)
+    }
+    # Only the broker moves: locks, budget and results stay on Redis, tokens and ledger in
+    # PostgreSQL, so both kinds of worker share one token.
+    assert moved == {"CELERY_BROKER_URL"}
