@@ -5,7 +5,7 @@ project itself: a service's command must be the console script with a subcommand
 accepts, or ``celery`` with an app this repository defines and a subcommand Celery has; a
 variable a project service sets must be one that config.yaml (or Celery, or Flower) reads; a
 health check must ask the service itself (a worker its own node). tests/docker/ runs the file
-for real where a Docker engine answers.
+for real where a Docker engine answers; tests/unit/test_monitoring.py reads monitoring/.
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ DEFAULT_STACK = {"redis", "postgres", "migrate", "worker", "flower"}
 PROFILES = {
     "dev": {"simulator"},
     "rabbitmq": {"rabbitmq", "worker-rabbitmq", "flower-rabbitmq"},
+    "monitoring": {"prometheus", "grafana"},
 }
-# What runs until stopped, and so has a health check (migrate ends; the simulator is a test aid).
+# What runs until stopped, and so has a health check (migrate ends; the simulator is a test aid;
+# Prometheus and Grafana are looked at by people).
 CHECKED = {
     "redis",
     "postgres",
