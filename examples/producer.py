@@ -1,11 +1,14 @@
-"""A payment-service producer: pay through the gateway, or look a payment up, and print the answer.
+"""A payment-service producer: pay an order through the gateway, or look a payment up.
 
-    REDIS_URL=redis://127.0.0.1:6379/0 python examples/producer.py pay order-1842 15000.00
+    REDIS_URL=redis://127.0.0.1:6379/0 python examples/producer.py \\
+        pay order-1842 15000.00 --ordered-at 2025-11-26T17:00:00+05:00
     REDIS_URL=redis://127.0.0.1:6379/0 python examples/producer.py check order-1842
 
-The producer needs Celery and the broker's address, nothing of the gateway's code: the task's
-name, its keyword arguments and the error classes' names are the whole contract (README, "The
-producer's contract"). Exit 0 with the JSON-RPC result on standard output, 1 with the error.
+It uses the package's producer client (``worker.producer``), which needs the broker's address
+and no Paynet setting. A payment's ``time`` is its order's (``--ordered-at``, stored with the
+order), never the clock: running the same ``pay`` again resubmits the same payment, which is
+what to do after a timeout or ``OutcomeUnknown``, and prints the same result, executed once.
+Exit 0 with the JSON-RPC result on standard output, 1 with the error on standard error.
 """
 
 from __future__ import annotations
@@ -14,69 +17,62 @@ import argparse
 import json
 import os
 import sys
-import time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from celery import Celery
+from celery.exceptions import TimeoutError as NoAnswerYet
+
+from worker.errors import PaynetGatewayError, PaynetRpcError
+from worker.producer import CallHandle, GatewayClient, producer_app
 
 
-def gateway(redis_url: str) -> Celery:
-    app = Celery("payment-service", broker=redis_url, backend=redis_url)
-    app.conf.update(
-        task_serializer="json",  # the gateway accepts JSON only
-        result_serializer="json",
-        accept_content=["json"],
-        task_routes={"paynet.*": {"queue": "paynet"}},
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--timeout", type=float, default=60.0)
+    actions = parser.add_subparsers(dest="action", required=True)
+    pay = actions.add_parser("pay", help="pay an order (again: the same payment, once)")
+    pay.add_argument("order_id", help="the payment's own id, which is also its idempotency key")
+    pay.add_argument("amount", type=Decimal)
+    pay.add_argument(
+        "--ordered-at",
+        required=True,
+        type=datetime.fromisoformat,
+        help="when the order was made, with its zone, as stored with the order",
     )
-    return app
+    check = actions.add_parser("check", help="look a payment up by its order id")
+    check.add_argument("order_id")
+    return parser.parse_args(argv)
 
 
-def call(app: Celery, method: str, params: dict[str, Any], key: str | None, timeout: float) -> Any:
-    kwargs: dict[str, Any] = {"method": method, "params": params}
-    if key is not None:
-        kwargs["idempotency_key"] = key
-    # What Flower and the worker's events show instead of the kwargs: no payment details.
-    shown = {"method": method, "profile": "default", "idempotency_key": key}
-    result = app.send_task("paynet.call", kwargs=kwargs, kwargsrepr=repr(shown))
-    return result.get(timeout=timeout)
+def send(client: GatewayClient, args: argparse.Namespace) -> CallHandle:
+    if args.action == "pay":
+        fields = {"phone": "998901234567"}
+        return client.perform_transaction(
+            args.order_id, 101, fields, args.amount, ordered_at=args.ordered_at
+        )
+    return client.check_transaction_by_agent_id(args.order_id)
 
 
 def describe(error: Exception) -> str:
-    """Errors arrive rebuilt by class name; PaynetRpcError carries (code, message, data)."""
-    if type(error).__name__ == "PaynetRpcError":
-        code, message, _data = error.args
-        return f"PaynetRpcError {code}: {message}"
+    if isinstance(error, PaynetRpcError):
+        return f"PaynetRpcError {error.code}: {error.message}"
+    if isinstance(error, NoAnswerYet):
+        return "no answer yet: run the same command again (a payment is resubmitted, not repaid)"
     return f"{type(error).__name__}: {error}"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["pay", "check"])
-    parser.add_argument("order_id", help="the payment's own id, which is also its idempotency key")
-    parser.add_argument("amount", nargs="?", default="1000", help="for pay (default 1000)")
-    parser.add_argument("--timeout", type=float, default=60.0)
-    args = parser.parse_args(argv)
-    app = gateway(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-    if args.action == "pay":
-        params = {
-            "id": args.order_id,
-            "service_id": 101,
-            "time": int(time.time() * 1000),
-            "fields": {"phone": "998901234567"},
-            "amount": Decimal(args.amount),  # kombu's JSON keeps it exact, digit for digit
-        }
-        method, key = "performTransaction", args.order_id
-    else:
-        params, method, key = {"id": args.order_id}, "checkTransactionByAgentId", None
+    args = parse(argv)
+    app = producer_app(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     try:
-        result = call(app, method, params, key, args.timeout)
-    except Exception as error:
+        result: Any = send(GatewayClient(app), args).get(timeout=args.timeout)
+    except (PaynetGatewayError, NoAnswerYet) as error:
         print(describe(error), file=sys.stderr)
         return 1
     finally:
         app.close()
-    print(json.dumps(result, default=str))
+    print(json.dumps(result, default=str))  # a Decimal printed as its digits
     return 0
 
 

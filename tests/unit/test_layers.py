@@ -32,6 +32,11 @@ ALLOWED: dict[str, set[str]] = {
     "worker.ledger": CORE | {"worker.paynet", "worker.db"},
     "worker.calls": CORE | {"worker.tokens", "worker.ledger", "worker.paynet", "worker.errors"},
     "worker.logs": CORE | {"worker.config"},
+    # The producer's side: a payment-service imports it without any Paynet configuration, so
+    # it reaches only the contract (errors, queue names), of worker.calls only its reprs
+    # (tests/unit/test_producer_client.py checks that in a fresh interpreter).
+    "worker.producer": {"worker.errors", "worker.queues", "worker.calls"},
+    "worker.schema": set(),
 }
 WIRING = ("worker.runtime", "worker.lifecycle", "worker.celery", "worker.cli", "worker.masking")
 PURE = ("worker.tokens.policy", "worker.ledger.policy", "worker.paynet.verdicts")

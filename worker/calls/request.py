@@ -42,7 +42,9 @@ def parse_call(
     method = _method(kwargs.get("method"))
     params = _params(kwargs.get("params"))
     path = kwargs.get("path")
-    if path is not None and (not isinstance(path, str) or not _PATH.match(path) or ".." in path):
+    if path is not None and (
+        not isinstance(path, str) or not _PATH.fullmatch(path) or ".." in path
+    ):
         raise InvalidRequest("path: must be a resource path such as /v2/gw/transaction")
     profile = kwargs.get("profile", "default")
     if not isinstance(profile, str) or profile not in profiles:
@@ -62,7 +64,7 @@ def parse_call(
 def _method(method: Any) -> str:
     if not isinstance(method, str) or not method:
         raise InvalidRequest("method: required, a non-empty string")
-    if not _METHOD.match(method) or method == "login":
+    if not _METHOD.fullmatch(method) or method == "login":
         raise InvalidRequest(f"method: {method[:100]!r} is not a valid Paynet method name")
     return method
 
