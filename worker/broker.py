@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import amqp.exceptions
 import redis
 from celery import Celery
 from kombu.transport import redis as kombu_redis
@@ -50,7 +51,12 @@ def drop_stale_bindings(app: Celery) -> int:
                 member = channel.sep.join([routing_key, "", queue])
                 removed += int(channel.client.srem(channel.keyprefix_queue % exchange, member))
                 channel.client.srem(channel.keyprefix_binding_permanent % exchange, member)
-            else:  # AMQP: unbinding what is not bound is a no-op
-                channel.queue_unbind(queue, exchange=exchange, routing_key=routing_key)
-                removed += 1
+            else:
+                # AMQP: unbinding what is not bound is a no-op, and says nothing of whether
+                # there was a binding (so it is not counted); a queue or exchange not declared
+                # yet is a channel error, after which the channel is closed.
+                try:
+                    channel.queue_unbind(queue, exchange=exchange, routing_key=routing_key)
+                except amqp.exceptions.NotFound:
+                    channel = connection.channel()
     return removed
