@@ -52,7 +52,7 @@ task_routes = {
 
 # At-least-once delivery. A payment is never lost with a worker, and a second delivery of it is
 # harmless: the idempotency ledger hands back the recorded outcome, waits for the task that is
-# sending it, or reconciles it (README "Delivery guarantee").
+# sending it, or reconciles it (docs/delivery-guarantee.md).
 
 # Acknowledge after the task ran, so a worker that dies mid-payment leaves the message to be
 # delivered again (the ledger reconciles it) instead of losing it.
@@ -119,7 +119,7 @@ result_backend_max_sleep_between_retries_ms = 2000
 result_backend_transport_options = {"retry_policy": {"timeout": 30.0}}
 broker_connection_retry_on_startup = True
 
-# Flower and `celery events` show task states; results carry no secret (see README Security).
+# Flower and `celery events` show task states; results carry no secret (see docs/security.md).
 worker_send_task_events = True
 task_send_sent_event = True
 task_track_started = True

@@ -4,8 +4,8 @@ Celery puts ``kwargsrepr`` in the task's events in place of the real kwargs. For
 it names the method, profile and idempotency key, the things an operator looks for, and leaves
 ``params`` out: they hold the payment's details (phone numbers, amounts), and the gateway's
 token never is in them anyway. Celery forgets ``kwargsrepr`` on a retry, so every place where the
-gateway itself publishes passes it again; producers pass their own (README: the producer's
-contract).
+gateway itself publishes passes it again; producers pass their own (docs/producer-guide.md:
+what monitoring tools see).
 """
 
 from __future__ import annotations
