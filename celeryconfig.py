@@ -100,6 +100,10 @@ broker_transport_options = {
     # The restore sweep holds a Redis mutex; one held by a worker killed mid-sweep blocks every
     # sweep until it expires (5 minutes by default). A sweep takes milliseconds.
     "unacked_mutex_expire": max(5, min(300, _visibility_timeout // 2)),
+    # kombu's Redis channel allows 10 connections: a gevent worker acknowledging a hundred tasks
+    # at once ran out ("Couldn't ack ... MaxConnectionsError") and its tasks were delivered
+    # again. Connections are opened only as needed, so a prefork worker still uses a few.
+    "max_connections": 1000,
 }
 # A retry (a wait) is a publish: if it fails, Celery rejects the running message without
 # requeueing it, and the payment is gone. Keep publishing through a Redis restart (~30 s).

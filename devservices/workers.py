@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -87,10 +88,13 @@ class WorkerPool:
     def add(self) -> WorkerProcess:
         self._started += 1
         name = f"w{self._started}"
+        # A node name of its own: on RabbitMQ a node's control queue is exclusive, and a pool
+        # of a test just ended may still hold "w1@host" for a moment.
+        node = f"{name}-{uuid.uuid4().hex[:6]}"
         argv = [
             sys.executable, "-m", "celery", "-A", self.app, "worker",
             "--pool", self.pool, "--concurrency", str(self.concurrency),
-            "--hostname", f"{name}@%h",
+            "--hostname", f"{node}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
         if self.loglevel_flag:

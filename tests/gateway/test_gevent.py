@@ -45,7 +45,8 @@ def test_storm_on_a_gevent_worker_logs_in_once_per_revocation(
     start_workers: Callable[..., WorkerPool], producer: Celery, simulator: Simulator
 ) -> None:
     start_workers(pool="gevent", concurrency=GREENLETS)
-    run_storm(producer, simulator)
+    # A hundred slots finish the prefork storm's 240 calls before its revocations are done.
+    run_storm(producer, simulator, tasks=1500)
 
 
 def test_a_blocked_database_statement_does_not_block_the_other_greenlets(

@@ -17,20 +17,20 @@ TASKS = 240
 REVOCATIONS = 3
 
 
-def run_storm(producer: Celery, simulator: Simulator) -> None:
+def run_storm(producer: Celery, simulator: Simulator, tasks: int = TASKS) -> None:
     """Revoke the token REVOCATIONS times while calls are in flight; each revocation must revoke
     a live token (one that a refresh is not already replacing), so K + 1 logins is exact."""
     # Each call takes Paynet 0.2 s, so the storm lasts seconds on 16 slots and every revocation
     # (after 20 more calls) lands in the middle of it, however loaded the machine is.
     simulator.configure(invalidate_on_login=True, call_latency=0.2)
-    results = ResultSet([call(producer, params={"i": i}) for i in range(TASKS)])
+    results = ResultSet([call(producer, params={"i": i}) for i in range(tasks)])
     for revocation in range(1, REVOCATIONS + 1):
         wait_for(lambda r=revocation: simulator.stats()["logins_succeeded"] == r)
         wait_for(lambda: simulator.stats()["calls"] >= 20 * simulator.stats()["logins_succeeded"])
-        assert simulator.stats()["calls"] < TASKS, "the storm ended before every revocation"
+        assert simulator.stats()["calls"] < tasks, "the storm ended before every revocation"
         wait_for(lambda: simulator.revoke() > 0)  # a live token, revoked
     values = results.join(timeout=120)
-    assert values == [{"i": i} for i in range(TASKS)]
+    assert values == [{"i": i} for i in range(tasks)]
     stats = simulator.stats()
     logins = {k: stats[k] for k in ("logins_attempted", "logins_succeeded", "rejections")}
     assert stats["logins_succeeded"] == 1 + REVOCATIONS, logins
