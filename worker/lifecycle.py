@@ -147,7 +147,9 @@ def _on_process_init(**_: Any) -> None:
     get_runtime()
 
 
-def send_refresh(app: Celery, seal: Seal, request: RefreshRequest) -> str:
+def send_refresh(
+    app: Celery, seal: Seal, request: RefreshRequest, countdown: float | None = None
+) -> str:
     """Publish a sealed refresh request on the token queue; its task id."""
     task_id = new_task_id()
     kwargs = sealed_kwargs(seal, task_id, request)
@@ -157,17 +159,32 @@ def send_refresh(app: Celery, seal: Seal, request: RefreshRequest) -> str:
         task_id=task_id,
         queue=queues.TOKEN_QUEUE,
         kwargsrepr=refresh_repr(kwargs),
+        countdown=countdown,
     )
     return task_id
 
 
-def refresh_enqueuer(app: Celery, seal: Seal) -> Callable[[str, int], None]:
-    """How the token path asks for a refresh: a sealed ``paynet.refresh_token`` on its queue."""
+def refresh_in_place(
+    app: Celery, seal: Seal, runtime: Callable[[], Runtime]
+) -> Callable[[str, int], None]:
+    """How a worker refreshes when one of its tasks asks: that task runs the first attempt
+    itself, at once, instead of queueing it behind the very polls that wait for it; what is
+    left (a retry after a failed login, with its back-off) goes to the token queue as a
+    ``paynet.refresh_token`` task. The lock, the generation check, the budget and the fence
+    are the refresh task's own, so it is still one login per invalidation."""
 
-    def enqueue(profile: str, stale_generation: int) -> None:
-        send_refresh(app, seal, RefreshRequest(profile, stale_generation))
+    def refresh(profile: str, stale_generation: int) -> None:
+        try:
+            plan = runtime().refresher.run(profile, stale_generation)
+        except Exception:
+            log.exception("token refresh of profile %s failed in place; queued instead", profile)
+            send_refresh(app, seal, RefreshRequest(profile, stale_generation))
+            return
+        if plan.retry_in is not None:
+            again = RefreshRequest(profile, stale_generation, plan.attempt, plan.started)
+            send_refresh(app, seal, again, countdown=plan.retry_in)
 
-    return enqueue
+    return refresh
 
 
 def default_factory(app: Celery, clock: Clock = utcnow) -> Callable[[], Runtime]:
@@ -176,8 +193,10 @@ def default_factory(app: Celery, clock: Clock = utcnow) -> Callable[[], Runtime]
     def build() -> Runtime:
         settings = get_settings()
         seal = seal_from_settings(settings.security, REPO_ROOT)
-        enqueue = refresh_enqueuer(app, seal)
-        return build_runtime(settings, enqueue, clock=clock, seal=seal, slots=_slots)
+        built: list[Runtime] = []
+        enqueue = refresh_in_place(app, seal, lambda: built[0])
+        built.append(build_runtime(settings, enqueue, clock=clock, seal=seal, slots=_slots))
+        return built[0]
 
     return build
 

@@ -213,8 +213,9 @@ def test_a_refresher_killed_in_a_hanging_login_is_replaced_once_its_lock_expires
         # Redis hands them out again once the visibility timeout passes.
         "CELERY_VISIBILITY_TIMEOUT": "6",
     }
-    refreshers = start_workers(concurrency=1, env=env, queues="paynet.token")
-    start_workers(concurrency=4, env=env, queues="paynet")
+    # One host, one slot: the first call asks for the token and logs in in place, holding the
+    # lock; the others wait. The host dies mid-login; a new one takes over.
+    refreshers = start_workers(concurrency=1, env=env)
     simulator.inject_fault("login", "slow", count=1, delay=4)
     results = submit(producer)
     wait_for(lambda: simulator.stats()["logins_attempted"] == 1)

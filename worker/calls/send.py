@@ -20,7 +20,7 @@ from worker.paynet.client import PaynetClient
 from worker.paynet.failures import HttpMalformed, TransportFailure
 from worker.paynet.verdicts import Exchange, SendVerdict, judge_send
 from worker.settings import TokenSettings
-from worker.tokens.policy import Decision, NoToken, TokenWait, UseToken, describe
+from worker.tokens.policy import AwaitRefresh, Decision, NoToken, TokenWait, UseToken, describe
 from worker.tokens.provider import TokenProvider
 
 log = logging.getLogger("worker.gateway")
@@ -56,9 +56,14 @@ class Attempt:
 
     def token(self) -> UseToken:
         """The token to send with; ``RetryLater`` while one is being refreshed."""
+        provider = self.sender.provider
         if self._decision is None:
-            self._decision = self.sender.provider.token(self.profile, self.wait)
+            self._decision = provider.token(self.profile, self.wait)
         decision = self._decision
+        if isinstance(decision, AwaitRefresh) and decision.wait.cause is None:
+            # A refresh in progress (not an outage): most end within a moment.
+            self._decision = provider.wait_in_place(self.profile, decision.wait) or decision
+            decision = self._decision
         if isinstance(decision, UseToken):
             return decision
         if isinstance(decision, NoToken):

@@ -45,6 +45,9 @@ log = logging.getLogger("worker.token")
 # A record this process read is trusted, while its mark holds, for this long at most: a writer
 # that died between its write and its mark (or could not reach Redis) delays waiters no longer.
 REREAD_AFTER = 2.0
+# How a waiting task looks again in its slot before it leaves it (``wait_in_place``): doubling
+# steps, 0.63 s in all.
+IN_PLACE = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32)
 # A failed read stands for the other tasks of this process this long, so that an outage costs
 # one attempt (and its timeout) per process per second, not one per waiting task in turn.
 FAILED_READ_STANDS = 1.0
@@ -78,6 +81,7 @@ class TokenProvider:
         self._reading = threading.Lock()  # one store read at a time; the others reuse it
         self._seen: dict[str, _Seen] = {}
         self._failed: dict[str, _FailedRead] = {}
+        self._dead: dict[str, int] = {}  # per profile, the newest generation Paynet rejected
         self.store_reads = 0
 
     def token(self, profile: str, wait: TokenWait | None) -> Decision:
@@ -102,7 +106,34 @@ class TokenProvider:
             record, now = self._look(profile)
         except Unavailable as outage:
             return self._outage(profile, wait, outage)
+        if wait is None and record.generation <= self._dead.get(profile, -1):
+            # Paynet rejected this very generation in this process: sending with it again
+            # would only be rejected again. Wait for its refresh instead.
+            wait = TokenWait(now.timestamp(), record.generation)
         return self._act(record, decide_token(record, now, wait, self.policy))
+
+    def wait_in_place(self, profile: str, wait: TokenWait) -> Decision | None:
+        """Wait a moment in the task's slot for the token to change, reading only its mark.
+
+        A refresh runs in the task that asked for it and takes a login's time: a waiting task
+        that looks again a few times within ``IN_PLACE`` (0.63 s in all) mostly finds the new
+        token without leaving its slot, where a retry through the broker would cost it a round
+        trip and a place in line. None: still no token, retry later.
+        """
+        for step in IN_PLACE:
+            time.sleep(step)
+            with self._reading:
+                seen = self._seen.get(profile)
+            try:
+                mark = self.coordinator.state_mark(profile)
+            except Unavailable:
+                return None
+            if seen is None or seen.mark != mark:
+                decision = self.token(profile, wait)
+                if not isinstance(decision, AwaitRefresh):
+                    return decision
+                wait = decision.wait
+        return None
 
     def next_poll(self, wait: TokenWait) -> float:
         """Seconds until a waiting task looks again."""
@@ -117,6 +148,7 @@ class TokenProvider:
             cached = self._cache.get(profile)
             if cached is not None and cached.generation <= generation:
                 del self._cache[profile]
+            self._dead[profile] = max(generation, self._dead.get(profile, -1))
         now = self.clock()
         wait = wait_after_rejection(wait, generation, now)
         self._note_rejection(profile, generation, now)
@@ -171,11 +203,31 @@ class TokenProvider:
                     self._cache[record.profile] = record
         elif isinstance(decision, AwaitRefresh):
             try:
-                self.coordinator.request_refresh(record.profile, decision.wait.stale_generation)
+                requested = self.coordinator.request_refresh(
+                    record.profile, decision.wait.stale_generation
+                )
             except Unavailable as outage:
                 return self._outage(record.profile, decision.wait, outage)
             self._recovered(Cause.REDIS_UNAVAILABLE)
+            if requested:  # this task asked, and the worker refreshes as it asks: look again
+                return self._after_request(record.profile, decision)
         return decision
+
+    def _after_request(self, profile: str, waiting: AwaitRefresh) -> Decision:
+        """The decision once this task's own refresh request returned: the new token if the
+        refresh ran and succeeded, its failure if it ended in one, else still waiting."""
+        try:
+            record, now = self._look(profile)
+        except Unavailable:
+            return waiting  # the next poll meets the outage, and says so
+        after = decide_token(record, now, waiting.wait, self.policy)
+        if isinstance(after, UseToken):
+            with self._lock:
+                current = self._cache.get(profile)
+                if current is None or current.generation <= record.generation:
+                    self._cache[profile] = record
+            return after
+        return waiting
 
     def _outage(self, profile: str, wait: TokenWait | None, outage: Unavailable) -> Decision:
         with self._lock:
