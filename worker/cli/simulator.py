@@ -2,38 +2,30 @@
 
 from __future__ import annotations
 
-import argparse
-import os
+import click
 
-from worker.cli.common import CommandError, Subparsers, add_command
-
-
-def register(subparsers: Subparsers) -> None:
-    parser = add_command(subparsers, "simulator", "Run the Paynet simulator on loopback.")
-    parser.epilog = (
-        "Serves until Ctrl-C or SIGTERM. The account's password is PAYNET_PASSWORD "
-        "(the simulator's built-in one when unset); it is never printed."
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--username", default=os.environ.get("PAYNET_USERNAME"))
-    parser.add_argument(
-        "--terminal-id", default=os.environ.get("PAYNET_TERMINAL_ID"), dest="terminal_id"
-    )
-    parser.set_defaults(handler=run)
+from worker.cli.common import CommandError, command
 
 
-def run(args: argparse.Namespace) -> int:
+@command(
+    "simulator",
+    "Run the Paynet simulator on loopback.",
+    "Serves until Ctrl-C or SIGTERM. The account's password is PAYNET_PASSWORD (the "
+    "simulator's built-in one when unset); it is never printed.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--port", type=int, default=8765, show_default=True, help="Port (0: any free one).")
+@click.option("--username", envvar="PAYNET_USERNAME", help="The account's username.")
+@click.option("--terminal-id", envvar="PAYNET_TERMINAL_ID", help="The account's terminal id.")
+def simulator(host: str, port: int, username: str | None, terminal_id: str | None) -> int:
     from simulator.cli import main
 
-    argv = ["--host", args.host, "--port", str(args.port)]
-    if args.username:
-        argv += ["--username", args.username]
-    if args.terminal_id:
-        argv += ["--terminal-id", str(args.terminal_id)]
+    argv = ["--host", host, "--port", str(port)]
+    if username:
+        argv += ["--username", username]
+    if terminal_id:
+        argv += ["--terminal-id", str(terminal_id)]
     try:
         return main(argv)  # the password comes from PAYNET_PASSWORD, never from argv
     except OSError as exc:
-        raise CommandError(
-            f"simulator: cannot listen on {args.host}:{args.port}: {exc.strerror}"
-        ) from None
+        raise CommandError(f"simulator: cannot listen on {host}:{port}: {exc.strerror}") from None
