@@ -7,6 +7,7 @@ uses: those that do not log in to Paynet run without its password.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -18,11 +19,13 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+import requests
 from cryptography.fernet import Fernet
 from redis import Redis
 
 from devservices.ports import free_port
 from simulator import Simulator
+from tests.conftest import TERMINAL_ID, USERNAME
 from tests.support.workers import REPO_ROOT, WorkerPool
 
 COMMANDS = [
@@ -40,6 +43,11 @@ COMMANDS = [
     ["ledger", "show"],
     ["ledger", "list"],
     ["call"],
+    ["result"],
+    ["simulator", "revoke"],
+    ["simulator", "fault"],
+    ["simulator", "faults"],
+    ["simulator", "counters"],
 ]
 
 
@@ -378,3 +386,99 @@ def test_simulator_on_a_busy_port_exits_2_in_one_line(
     done = cli(gateway_env, "simulator", "--port", str(simulator.port))
     assert done.returncode == 2
     assert "cannot listen on 127.0.0.1:" in one_line(done.stderr)
+
+
+def test_result_prints_a_finished_tasks_value_and_a_failed_ones_error(
+    gateway_env: dict[str, str], start_workers: Callable[..., WorkerPool]
+) -> None:
+    start_workers()
+    sent = cli(gateway_env, "call", "echo", "--params", '{"amount": 1.10}', "--no-wait")
+    task_id = one_line(sent.stdout)
+    waited = cli(without_password(gateway_env), "result", task_id, "--wait", "30")
+    assert waited.returncode == 0, waited.stderr
+    assert one_line(waited.stdout) == '{"amount":1.10}'
+    again = cli(without_password(gateway_env), "result", task_id)
+    assert (again.returncode, again.stdout) == (0, waited.stdout)
+
+    refused = cli(
+        gateway_env, "call", "checkTransactionByAgentId", "--no-wait", "--params", '{"id": "y"}'
+    )
+    shown = cli(gateway_env, "result", one_line(refused.stdout), "--wait", "30")
+    assert shown.returncode == 1
+    assert one_line(shown.stderr) == (
+        "paynet-gateway: PaynetRpcError: Paynet error -12007: transaction not found"
+    )
+    assert shown.stdout == ""
+
+
+def test_result_of_a_task_without_one_exits_1_saying_so(gateway_env: dict[str, str]) -> None:
+    done = cli(gateway_env, "result", "no-such-task")
+    assert done.returncode == 1
+    assert one_line(done.stderr) == (
+        "paynet-gateway: task no-such-task: no result: not finished, unknown or expired"
+    )
+    waited = cli(gateway_env, "result", "no-such-task", "--wait", "1")
+    assert waited.returncode == 1
+    assert "no result within 1 s (is a worker running?)" in one_line(waited.stderr)
+
+
+def login(simulator: Simulator, password: str) -> None:
+    params = {"username": USERNAME, "password": password, "terminal_id": TERMINAL_ID}
+    body = {"jsonrpc": "2.0", "method": "login", "id": 1, "params": params}
+    assert "token" in requests.post(simulator.login_url, json=body, timeout=5).json()["result"]
+
+
+def test_simulator_revoke_revokes_the_running_simulators_tokens(
+    gateway_env: dict[str, str], simulator: Simulator, password: str
+) -> None:
+    login(simulator, password)
+    done = cli(gateway_env, "simulator", "revoke", "--url", simulator.url)
+    assert done.returncode == 0, done.stderr
+    assert one_line(done.stdout) == "revoked 1 token(s)"
+    assert simulator.revoke() == 0  # none left valid
+
+
+def test_simulator_fault_arms_one_that_faults_lists_and_clears(
+    gateway_env: dict[str, str], simulator: Simulator
+) -> None:
+    env = {**gateway_env, "PAYNET_BASE_URL": simulator.url}  # the default --url
+    armed = cli(env, "simulator", "fault", "login", "down", "--count", "2")
+    assert armed.returncode == 0, armed.stderr
+    assert one_line(armed.stdout) == "armed down on login for 2 request(s)"
+    assert [(f["target"], f["kind"], f["count"]) for f in simulator.faults()] == [
+        ("login", "down", 2)
+    ]
+    listed = cli(env, "simulator", "faults")
+    assert json.loads(listed.stdout) == simulator.faults()
+    cleared = cli(env, "simulator", "faults", "--clear")
+    assert one_line(cleared.stdout) == "cleared 1 fault(s)"
+    assert simulator.faults() == []
+
+
+def test_simulator_fault_refuses_an_unknown_kind_before_asking(
+    gateway_env: dict[str, str], simulator: Simulator
+) -> None:
+    done = cli(gateway_env, "simulator", "fault", "login", "meltdown", "--url", simulator.url)
+    assert done.returncode == 2
+    assert "Invalid value for 'KIND': 'meltdown' is not one of" in done.stderr
+    assert simulator.faults() == []
+
+
+def test_simulator_counters_print_what_it_received(
+    gateway_env: dict[str, str], simulator: Simulator, password: str
+) -> None:
+    login(simulator, password)
+    done = cli(gateway_env, "simulator", "counters", "--url", simulator.url)
+    assert done.returncode == 0, done.stderr
+    counters = json.loads(done.stdout)
+    assert counters["logins_succeeded"] == 1
+    assert counters == json.loads(json.dumps(simulator.stats()))
+    for token in simulator.issued_tokens():
+        assert token not in done.stdout
+
+
+def test_a_simulator_that_does_not_answer_is_one_line_exit_1(gateway_env: dict[str, str]) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    done = cli(gateway_env, "simulator", "counters", "--url", url)
+    assert done.returncode == 1
+    assert one_line(done.stderr).startswith(f"paynet-gateway: simulator at {url}: ConnectionError")

@@ -16,10 +16,10 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
-from worker.cli import call, db, ledger, simulator, token
+from worker.cli import call, db, ledger, result, simulator, token
 from worker.cli.common import CONTEXT, PROG, CommandError, Group
 
-COMMANDS = (simulator.simulator, db.db, token.token, ledger.ledger, call.call)
+COMMANDS = (simulator.simulator, db.db, token.token, ledger.ledger, call.call, result.result)
 
 
 def package_version() -> str:
