@@ -2,29 +2,38 @@
 
 Delivery is at least once: a payment is acknowledged only after it ran, and the idempotency
 ledger makes a second delivery harmless. Each setting says why it is here.
+
+Importing this module reads the infrastructure part of the configuration only (broker, result
+store, Redis): Flower, ``celery inspect`` and producers import it too (Celery's default loader
+finds it on ``sys.path``), and none of them has, or needs, a Paynet password. What only a
+worker needs, derived from the Paynet settings, is in ``worker_limits`` at the end; a worker
+applies it at start (worker/lifecycle.py), once it has loaded and checked everything.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from typing import Any
 
 from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
-from worker.config import ConfigError, get_settings
+from worker.config import ConfigError, get_infrastructure
 from worker.queues import CALL_QUEUE, CALL_TASK, REFRESH_TASK, TOKEN_QUEUE
+from worker.settings import Settings
 
 try:
-    _settings = get_settings()
+    _infrastructure = get_infrastructure()
 except ConfigError as exc:  # Celery reads this module when it starts: one line, no traceback
     print(f"paynet-gateway: cannot start: {exc}", file=sys.stderr)
     raise SystemExit(2) from None
 
-broker_url = _settings.celery.broker_url or _settings.redis.url
+broker_url = _infrastructure.broker_url()
 if broker_url.startswith(("redis://", "rediss://")):
     # kombu's Redis transport with a fix that keeps the worker alive when the broker connection
     # drops while payments are in progress (worker/broker.py).
     broker_transport = "worker.broker:Transport"
-result_backend = _settings.celery.result_backend or _settings.redis.url
+result_backend = _infrastructure.result_backend()
 
 # JSON only: results and errors are read by producers in other languages, and pickle executes
 # whatever the broker holds.
@@ -32,7 +41,7 @@ task_serializer = "json"
 result_serializer = "json"
 accept_content = ["json"]
 result_accept_content = ["json"]
-result_expires = int(_settings.celery.result_expires)
+result_expires = int(_infrastructure.celery.result_expires)
 
 # Two queues: a refresh never waits behind a backlog of payments. A plain
 # `celery -A worker worker` consumes both. Each has an exchange and a routing key of its own, so
@@ -70,36 +79,13 @@ worker_prefetch_multiplier = 1
 # (Cancelling them instead would cut payments off mid-call and leave each one to reconcile.)
 worker_cancel_long_running_tasks_on_connection_loss = False
 
-# A run of paynet.call is killed past this (a hard limit: the pool child is replaced and the
-# message requeued; the ledger absorbs it). It bounds a send that the request timeouts cannot
-# (a hanging DNS lookup, a server dripping its headers), which is what lets the ledger believe
-# "not found" once the processing window has passed (worker/ledger/policy.py). The refresh task
-# is bounded by its login timeout the same way. (max_retries None: the gateway keeps its own
-# wait counters in the task's kwargs.)
-_call_limit = _settings.call_time_limit()
-task_annotations = {
-    CALL_TASK: {"max_retries": None, "time_limit": _call_limit},
-    REFRESH_TASK: {"time_limit": _settings.token.lock_ttl + 30},
-}
+# The gateway keeps its own wait counters in the task's kwargs (a wait is a retry that must not
+# eat a retry budget). The tasks' hard time limits need the Paynet settings: worker_limits.
+task_annotations = {CALL_TASK: {"max_retries": None}}
 
-# A message fetched but not acknowledged is delivered again after this many seconds (Redis has
-# no broker-side acks: that is how a worker killed whole, host and all, gets its payments
-# redelivered). It must exceed the longest one delivery can stay unacknowledged, or a live
-# task's message is handed to a second worker while it runs (harmless, but wasted work): one
-# run (bounded by the hard time limit above; waits are retries, each a new message). It stays
-# far below Redis' default of an hour, so a crashed host delays its payments by minutes; tests
-# set CELERY_VISIBILITY_TIMEOUT to seconds.
-_visibility_timeout = int(_settings.celery.visibility_timeout or max(300, 2 * _call_limit))
+# The broker's transport options that need no Paynet setting; a worker adds its redelivery
+# timing at start (worker_limits).
 broker_transport_options = {
-    "visibility_timeout": _visibility_timeout,
-    # kombu looks for expired unacknowledged messages every interval * throttle seconds (about
-    # 100 s by default): look every tenth of the visibility timeout instead, so a crashed
-    # worker's payments come back within 1.1 visibility timeouts.
-    "unacked_restore_interval": max(1, _visibility_timeout // 10),
-    "unacked_restore_throttle": 1,
-    # The restore sweep holds a Redis mutex; one held by a worker killed mid-sweep blocks every
-    # sweep until it expires (5 minutes by default). A sweep takes milliseconds.
-    "unacked_mutex_expire": max(5, min(300, _visibility_timeout // 2)),
     # kombu's Redis channel allows 10 connections: a gevent worker acknowledging a hundred tasks
     # at once ran out ("Couldn't ack ... MaxConnectionsError") and its tasks were delivered
     # again. Connections are opened only as needed, so a prefork worker still uses a few.
@@ -127,3 +113,42 @@ broker_connection_retry_on_startup = True
 worker_send_task_events = True
 task_send_sent_event = True
 task_track_started = True
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    """What only a worker needs: derived from the Paynet timeouts and token waits."""
+
+    time_limits: dict[str, float]  # task name -> hard time limit, seconds
+    broker_transport_options: dict[str, Any]
+
+
+def worker_limits(settings: Settings) -> WorkerLimits:
+    """The time limits and the broker's redelivery timing, from the whole configuration."""
+    # A run of paynet.call is killed past this (a hard limit: the pool child is replaced and the
+    # message requeued; the ledger absorbs it). It bounds a send that the request timeouts
+    # cannot (a hanging DNS lookup, a server dripping its headers), which is what lets the
+    # ledger believe "not found" once the processing window has passed
+    # (worker/ledger/policy.py). The refresh task is bounded by its login timeout the same way.
+    call_limit = settings.call_time_limit()
+    time_limits = {CALL_TASK: call_limit, REFRESH_TASK: settings.token.lock_ttl + 30}
+    # A message fetched but not acknowledged is delivered again after this many seconds (Redis
+    # has no broker-side acks: that is how a worker killed whole, host and all, gets its
+    # payments redelivered). It must exceed the longest one delivery can stay unacknowledged,
+    # or a live task's message is handed to a second worker while it runs (harmless, but wasted
+    # work): one run (bounded by the hard time limit above; waits are retries, each a new
+    # message). It stays far below Redis' default of an hour, so a crashed host delays its
+    # payments by minutes; tests set CELERY_VISIBILITY_TIMEOUT to seconds.
+    visibility_timeout = int(settings.celery.visibility_timeout or max(300, 2 * call_limit))
+    transport_options = {
+        "visibility_timeout": visibility_timeout,
+        # kombu looks for expired unacknowledged messages every interval * throttle seconds
+        # (about 100 s by default): look every tenth of the visibility timeout instead, so a
+        # crashed worker's payments come back within 1.1 visibility timeouts.
+        "unacked_restore_interval": max(1, visibility_timeout // 10),
+        "unacked_restore_throttle": 1,
+        # The restore sweep holds a Redis mutex; one held by a worker killed mid-sweep blocks
+        # every sweep until it expires (5 minutes by default). A sweep takes milliseconds.
+        "unacked_mutex_expire": max(5, min(300, visibility_timeout // 2)),
+    }
+    return WorkerLimits(time_limits, transport_options)

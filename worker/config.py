@@ -2,29 +2,64 @@
 
 A configuration error stops start-up with a message naming the key and the problem; the value
 itself is never echoed, since it may be a password.
+
+A process loads only the part it needs, and only that part's variables are read: a missing
+``PAYNET_PASSWORD`` stops a worker, never Flower or ``paynet-gateway db status``.
+
+- ``get_infrastructure()``: database, Redis, Celery, logging, metrics (``celeryconfig``, the
+  logs, the CLI's database, ledger and result commands);
+- ``get_operator_settings()``: all but the Paynet passwords (``call`` and the token commands);
+- ``get_settings()``: everything (a worker, and whatever logs in to Paynet).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
 
+from worker.core.outages import first_line
 from worker.core.redaction import register_secret
-from worker.settings import Settings
+from worker.settings import Infrastructure, OperatorSettings, Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}")
+_PASSWORD_IN_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)(.*)@")
+Loaded = TypeVar("Loaded", bound=Infrastructure)
+Raw = dict[str, Any]
 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the key."""
+
+
+def shown_url(url: str) -> str:
+    """A server's URL as it may be printed: its password, if it has one, as ***."""
+    return _PASSWORD_IN_URL.sub(r"\1***@", url, count=1)
+
+
+def _masked(text: str, url: str) -> str:
+    found = _PASSWORD_IN_URL.match(url)
+    password = found.group(2) if found else ""
+    return text.replace(password, "***") if password else text
+
+
+def out_of_reach(settings: Infrastructure, key: str, url: str, exc: BaseException) -> str:
+    """One line for a server that does not answer: the setting, where, the driver's first line."""
+    return f"{settings.named(key)} {shown_url(url)}: {_masked(first_line(exc), url)}"
+
+
+def unusable(settings: Infrastructure, key: str, url: str, exc: BaseException) -> ConfigError:
+    """A URL that passed validation but that its driver cannot use (a malformed one, a driver
+    that is not installed): the setting and the driver's first line, never the password."""
+    return ConfigError(f"{settings.named(key)}: not a usable URL: {_masked(first_line(exc), url)}")
 
 
 def interpolate(value: str, env: Mapping[str, str], key: str) -> str | None:
@@ -66,7 +101,7 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
     return Path(env.get("PAYNET_CONFIG") or REPO_ROOT / "config.yaml")
 
 
-def parse_settings(text: str, env: Mapping[str, str], source: str = "config") -> Settings:
+def _read_yaml(text: str, source: str) -> Raw:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -75,12 +110,46 @@ def parse_settings(text: str, env: Mapping[str, str], source: str = "config") ->
         raise ConfigError(f"{source}: not valid YAML{where}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping")
+    return raw
+
+
+def _variables(node: Any, key: str = "") -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Each key written with ``${VAR}``, and the variables it names."""
+    if isinstance(node, dict):
+        for name, child in node.items():
+            yield from _variables(child, f"{key}.{name}" if key else str(name))
+    elif isinstance(node, str) and (found := _VARIABLE.findall(node)):
+        yield key, tuple(match[0] for match in found)
+
+
+def _infrastructure_part(raw: Raw) -> Raw:
+    """Only the infrastructure's sections: the others are not even interpolated."""
+    return {name: raw[name] for name in Infrastructure.model_fields if name in raw}
+
+
+def _without_passwords(raw: Raw) -> Raw:
+    """The file with each profile's password taken out before its variable is read."""
+    trimmed = copy.deepcopy(raw)
+    paynet = trimmed.get("paynet")
+    profiles = paynet.get("profiles") if isinstance(paynet, dict) else None
+    if isinstance(profiles, dict):
+        for profile in profiles.values():
+            if isinstance(profile, dict):
+                profile.pop("password", None)
+    return trimmed
+
+
+def _parse(
+    text: str, env: Mapping[str, str], source: str, model: type[Loaded], part: Callable[[Raw], Raw]
+) -> Loaded:
+    raw = part(_read_yaml(text, source))
     resolved = _resolve(raw, env, "")
     try:
-        settings = Settings.model_validate(resolved)
+        settings = model.model_validate(resolved)
     except ValidationError as exc:
         problem = _describe(exc)
     else:
+        settings._variables = dict(_variables(raw))
         _register_secrets(settings)
         return settings
     # Raised outside the handler so the pydantic error, which quotes input values, is not kept
@@ -88,27 +157,81 @@ def parse_settings(text: str, env: Mapping[str, str], source: str = "config") ->
     raise ConfigError(problem)
 
 
-def _register_secrets(settings: Settings) -> None:
+def parse_settings(text: str, env: Mapping[str, str], source: str = "config") -> Settings:
+    return _parse(text, env, source, Settings, lambda raw: raw)
+
+
+def parse_operator_settings(
+    text: str, env: Mapping[str, str], source: str = "config"
+) -> OperatorSettings:
+    return _parse(text, env, source, OperatorSettings, _without_passwords)
+
+
+def parse_infrastructure(
+    text: str, env: Mapping[str, str], source: str = "config"
+) -> Infrastructure:
+    return _parse(text, env, source, Infrastructure, _infrastructure_part)
+
+
+def _register_secrets(settings: Infrastructure) -> None:
     """Secrets enter the process here: from now on the log filter masks them."""
-    for profile in settings.paynet.profiles.values():
-        register_secret(profile.password.get_secret_value())
-    keys = settings.security.token_keys
+    if isinstance(settings, Settings):
+        for profile in settings.paynet.profiles.values():
+            register_secret(profile.password.get_secret_value())
+    keys = (
+        settings.security.token_keys if isinstance(settings, OperatorSettings | Settings) else None
+    )
     if keys is not None:
         for key in keys.get_secret_value().split(","):
             register_secret(key.strip())
 
 
-def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    env = os.environ if env is None else env
+def _read(path: Path | None, env: Mapping[str, str]) -> tuple[str, str]:
     path = path or config_path(env)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8"), str(path)
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from None
-    return parse_settings(text, env, source=str(path))
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    return _load(path, os.environ if env is None else env, parse_settings)
+
+
+def load_operator_settings(
+    path: Path | None = None, env: Mapping[str, str] | None = None
+) -> OperatorSettings:
+    return _load(path, os.environ if env is None else env, parse_operator_settings)
+
+
+def load_infrastructure(
+    path: Path | None = None, env: Mapping[str, str] | None = None
+) -> Infrastructure:
+    return _load(path, os.environ if env is None else env, parse_infrastructure)
+
+
+def _load(
+    path: Path | None,
+    env: Mapping[str, str],
+    parse: Callable[[str, Mapping[str, str], str], Loaded],
+) -> Loaded:
+    text, source = _read(path, env)
+    return parse(text, env, source)
 
 
 @functools.cache
 def get_settings() -> Settings:
-    """The process's settings, read once."""
+    """The process's settings, read once: only a worker (or what logs in to Paynet) needs them."""
     return load_settings()
+
+
+@functools.cache
+def get_operator_settings() -> OperatorSettings:
+    """All but the Paynet passwords, read once."""
+    return load_operator_settings()
+
+
+@functools.cache
+def get_infrastructure() -> Infrastructure:
+    """The servers, the broker and the logs, read once; no Paynet variable is read."""
+    return load_infrastructure()

@@ -1,7 +1,10 @@
 """Worker start-up: refuse to start on a bad configuration or a schema that is behind.
 
 Connects the worker's signals and the default runtime factory, whose refreshes are enqueued
-through the app it is handed.
+through the app it is handed. The worker is the one process that loads the whole
+configuration, Paynet passwords included (``celeryconfig`` reads only the infrastructure): it
+does so at start, in ``check_startup``, and applies then what only a worker needs
+(``celeryconfig.worker_limits``). Every reason not to start is one line on standard error.
 """
 
 from __future__ import annotations
@@ -9,24 +12,30 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 from celery.signals import celeryd_after_setup, worker_init, worker_process_init, worker_shutdown
+from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from worker import broker, masking, queues, runtime
 from worker.calls.refreshes import RefreshRequest, new_task_id, sealed_kwargs
 from worker.calls.reprs import refresh_repr
-from worker.config import REPO_ROOT, ConfigError, get_settings
+from worker.config import REPO_ROOT, ConfigError, get_settings, out_of_reach, unusable
 from worker.core import metrics
 from worker.core.clock import Clock, utcnow
+from worker.core.outages import first_line
 from worker.core.seal import Seal
 from worker.db.engine import make_engine
 from worker.db.schema import SchemaBehind, ensure_current
 from worker.ledger.store import LedgerStore
 from worker.runtime import Runtime, build_runtime, get_runtime, reset_runtime
-from worker.settings import Settings
+from worker.settings import Infrastructure, Settings
 from worker.tokens.crypto import TokenKeyError, cipher_from_settings, seal_from_settings
+
+if TYPE_CHECKING:
+    from celeryconfig import WorkerLimits
 
 log = logging.getLogger("worker.lifecycle")
 _exporter: metrics.Exporter | None = None
@@ -66,15 +75,46 @@ def slots_of(worker: Any) -> int:
     return max(1, int(getattr(worker, "concurrency", 1) or 1))
 
 
-def check_startup() -> None:
-    """Everything a worker needs before it takes a task; raises with a clear message."""
+class DatabaseUnreachable(Exception):
+    """The database did not answer; the message names the setting and the driver's reason."""
+
+
+def open_database(settings: Infrastructure) -> Engine:
+    """The engine of ``database.url``; a URL SQLAlchemy cannot use is a ``ConfigError`` naming
+    the setting (malformed, an unknown dialect, a driver that is not installed)."""
+    url = settings.database.url
+    try:
+        return make_engine(url)
+    except (ArgumentError, NoSuchModuleError, ValueError, ImportError) as exc:
+        raise unusable(settings, "database.url", url, exc) from None
+
+
+def check_startup() -> Settings:
+    """Everything a worker needs before it takes a task; raises with a one-line reason."""
     settings = get_settings()
     cipher_from_settings(settings.security, REPO_ROOT)
-    engine = make_engine(settings.database.url)
+    engine = open_database(settings)
     try:
         ensure_current(engine)
+    except SQLAlchemyError as exc:
+        url = settings.database.url
+        raise DatabaseUnreachable(out_of_reach(settings, "database.url", url, exc)) from None
     finally:
         engine.dispose()
+    return settings
+
+
+def apply_worker_limits(app: Celery, limits: WorkerLimits) -> None:
+    """Before the consumer connects and the pool starts: the tasks are bound by now (the
+    worker finalized the app), and the pool reads a task's time limit per request."""
+    app.conf.broker_transport_options = {
+        **(app.conf.broker_transport_options or {}),
+        **limits.broker_transport_options,
+    }
+    for name, seconds in limits.time_limits.items():
+        task = app.tasks.get(name)
+        if task is not None:
+            task.time_limit = seconds
 
 
 def transport_warnings(settings: Settings) -> list[str]:
@@ -114,26 +154,26 @@ def _drop_stale_bindings(app: Celery) -> None:
 
 
 def _on_worker_init(sender: Any = None, **_: Any) -> None:
+    import celeryconfig  # read by Celery already; imported here, importing this reads nothing
+
     global _exporter, _slots
     if sender is not None:
         _slots = slots_of(sender)
     try:
-        check_startup()
-        settings = get_settings()
+        settings = check_startup()
+        if sender is not None:
+            apply_worker_limits(sender.app, celeryconfig.worker_limits(settings))
         port = settings.metrics.port
         if port:  # before the pool forks
             ledger = LedgerStore(make_engine(settings.database.url), retry_timeout=0)
             _exporter = metrics.serve(port, ledger_counts=ledger.count_by_state)
         if sender is not None:
             _drop_stale_bindings(sender.app)
-    except (ConfigError, TokenKeyError, SchemaBehind, OSError) as exc:
+    except (ConfigError, TokenKeyError, SchemaBehind, DatabaseUnreachable, OSError) as exc:
         print(f"paynet-gateway: cannot start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    except Exception as exc:  # the database itself unreachable, say
-        print(
-            f"paynet-gateway: cannot start: database check failed ({type(exc).__name__})",
-            file=sys.stderr,
-        )
+    except Exception as exc:  # whatever else the check met: still one line, the driver's first
+        print(f"paynet-gateway: cannot start: {first_line(exc)}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

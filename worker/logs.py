@@ -109,10 +109,11 @@ def level_given(argv: list[str]) -> bool:
 
 def _on_setup_logging(loglevel: Any = None, **_: Any) -> None:
     """Celery hands its ``--loglevel``, WARNING when none was given: the configured level
-    (``logging.level``, ``LOG_LEVEL``) wins unless the command line names one."""
-    from worker.config import get_settings
+    (``logging.level``, ``LOG_LEVEL``) wins unless the command line names one. Read from the
+    infrastructure settings: no Paynet setting, so Flower and producers log too."""
+    from worker.config import get_infrastructure
 
-    settings = get_settings().logging
+    settings = get_infrastructure().logging
     explicit = loglevel is not None and level_given(sys.argv)
     configure(settings, loglevel if explicit else settings.level)
 

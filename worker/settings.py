@@ -1,10 +1,26 @@
-"""Typed, immutable settings: parsed once, so every later read is a plain attribute."""
+"""Typed, immutable settings: parsed once, so every later read is a plain attribute.
+
+Three views of one configuration file, each a process loads only as much of as it needs
+(``worker/config.py`` loads them)::
+
+    Infrastructure       database, redis, celery, logging, metrics: no Paynet setting at all
+      └─ OperatorSettings + paynet (profiles without their passwords), token, ledger, security
+      └─ Settings         + paynet with the passwords: what a worker runs on
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 
 class _Frozen(BaseModel):
@@ -20,12 +36,11 @@ class Timeouts(_Frozen):
     login: float = Field(10.0, gt=0)
 
 
-class ProfileSettings(_Frozen):
-    """One set of Paynet credentials; each profile has a token of its own."""
+class PaynetEndpoint(_Frozen):
+    """A profile without its password: where and as whom to log in, and how to call."""
 
     base_url: str
     username: str = Field(min_length=1)
-    password: SecretStr
     terminal_id: int
     login_path: str = "/v2/user"
     resource_path: str = "/v2/gw/transaction"
@@ -48,6 +63,15 @@ class ProfileSettings(_Frozen):
             raise ValueError("must start with /")
         return value
 
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+class ProfileSettings(PaynetEndpoint):
+    """One set of Paynet credentials; each profile has a token of its own."""
+
+    password: SecretStr
+
     @field_validator("password")
     @classmethod
     def _non_empty_secret(cls, value: SecretStr) -> SecretStr:
@@ -55,16 +79,16 @@ class ProfileSettings(_Frozen):
             raise ValueError("must not be empty")
         return value
 
-    def url(self, path: str) -> str:
-        return self.base_url + path
+
+Profile = TypeVar("Profile", bound=PaynetEndpoint)
 
 
-class PaynetSettings(_Frozen):
-    profiles: dict[str, ProfileSettings]
+class PaynetSettings(_Frozen, Generic[Profile]):
+    profiles: dict[str, Profile]
 
     @field_validator("profiles")
     @classmethod
-    def _at_least_one(cls, value: dict[str, ProfileSettings]) -> dict[str, ProfileSettings]:
+    def _at_least_one(cls, value: dict[str, Profile]) -> dict[str, Profile]:
         if not value:
             raise ValueError("define at least one profile")
         return value
@@ -136,6 +160,13 @@ class DatabaseSettings(_Frozen):
 class RedisSettings(_Frozen):
     url: str
 
+    @field_validator("url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
 
 class CelerySettings(_Frozen):
     broker_url: str | None = None
@@ -162,19 +193,48 @@ class MetricsSettings(_Frozen):
     port: int | None = Field(None, ge=1, le=65535)
 
 
-class Settings(_Frozen):
-    paynet: PaynetSettings
-    token: TokenSettings = TokenSettings()
-    ledger: LedgerSettings = LedgerSettings()
+class Infrastructure(_Frozen):
+    """The servers, the broker and the logs: what every process needs, Flower and a producer
+    too, and no Paynet setting (``celeryconfig`` and the CLI's database commands load this)."""
+
     database: DatabaseSettings
     redis: RedisSettings
     celery: CelerySettings = CelerySettings()
-    security: SecuritySettings = SecuritySettings()
     logging: LoggingSettings = LoggingSettings()
     metrics: MetricsSettings = MetricsSettings()
+    # Each key's environment variables, as the file names them: what a message tells the
+    # operator to fix ("database.url (DATABASE_URL)"). Filled in by the loader.
+    _variables: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
+
+    def named(self, key: str) -> str:
+        """A setting as an operator knows it: the key, and the variables it is read from."""
+        variables = self._variables.get(key, ())
+        return f"{key} ({', '.join(variables)})" if variables else key
+
+    def broker_key(self) -> str:
+        return "celery.broker_url" if self.celery.broker_url else "redis.url"
+
+    def backend_key(self) -> str:
+        return "celery.result_backend" if self.celery.result_backend else "redis.url"
+
+    def broker_url(self) -> str:
+        return self.celery.broker_url or self.redis.url
+
+    def result_backend(self) -> str:
+        return self.celery.result_backend or self.redis.url
+
+
+class _Gateway(Infrastructure, Generic[Profile]):
+    """Everything but what the profiles hold; ``Profile`` says whether that includes the
+    passwords."""
+
+    paynet: PaynetSettings[Profile]
+    token: TokenSettings = TokenSettings()
+    ledger: LedgerSettings = LedgerSettings()
+    security: SecuritySettings = SecuritySettings()
 
     @model_validator(mode="after")
-    def _window_outlives_a_run(self) -> Settings:
+    def _window_outlives_a_run(self) -> _Gateway[Profile]:
         """A run is killed by ``call_time_limit``: only after that may "not found" be believed."""
         limit = self.call_time_limit()
         for name, status in self.ledger.status_methods.items():
@@ -186,7 +246,7 @@ class Settings(_Frozen):
                 )
         return self
 
-    def profile(self, name: str) -> ProfileSettings:
+    def profile(self, name: str) -> Profile:
         return self.paynet.profiles[name]
 
     def agent_ids(self) -> dict[str, str]:
@@ -203,3 +263,12 @@ class Settings(_Frozen):
         if self.celery.call_time_limit is not None:
             return self.celery.call_time_limit
         return 2 * self.send_deadline() + 2 * self.token.wait_timeout + 10
+
+
+class OperatorSettings(_Gateway[PaynetEndpoint]):
+    """Everything but the Paynet passwords: what the operator's commands and a producer need
+    (profile names, token and ledger policy, the token keys), so none of them asks for one."""
+
+
+class Settings(_Gateway[ProfileSettings]):
+    """The whole configuration, passwords included: what a worker loads, and checks at start."""

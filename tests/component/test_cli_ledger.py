@@ -95,18 +95,33 @@ def test_list_of_an_empty_state_says_so_and_succeeds(filled: dict[str, str]) -> 
 
 def test_list_refuses_a_state_that_does_not_exist(filled: dict[str, str]) -> None:
     listed = ledger_cli(filled, "list", "--state", "lost")
-    assert listed.returncode != 0
-    assert "invalid choice" in listed.stderr
+    assert listed.returncode == 2
+    assert "Invalid value for '--state': 'lost' is not one of 'received'," in listed.stderr
 
 
-def test_an_unreachable_database_fails_with_a_one_line_reason(
+def test_an_unreachable_database_fails_with_a_one_line_reason_naming_it(
     gateway_env: dict[str, str],
 ) -> None:
     env = {**gateway_env, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
     shown = ledger_cli(env, "show", "paid-1")
-    assert shown.returncode != 0
-    assert shown.stderr.startswith("paynet-gateway: cannot read the ledger: ")
+    assert shown.returncode == 1
+    assert shown.stderr.startswith(
+        "paynet-gateway: cannot read the ledger: database.url (DATABASE_URL) "
+        "postgresql+psycopg2://nobody@127.0.0.1:1/none: "
+    )
+    assert "OperationalError: connection to server at" in shown.stderr
     assert len(shown.stderr.strip().splitlines()) == 1
+
+
+def test_show_list_and_settle_need_no_paynet_password(
+    filled: dict[str, str], engine: Engine
+) -> None:
+    env = {k: v for k, v in filled.items() if k != "PAYNET_PASSWORD"}
+    in_doubt(LedgerStore(engine), "gone-8")
+    assert ledger_cli(env, "show", "paid-1").returncode == 0
+    assert ledger_cli(env, "list").returncode == 0
+    settled = ledger_cli(env, "settle", "gone-8", "--not-executed", "--reason", "bank says no")
+    assert settled.returncode == 0, settled.stderr
 
 
 def in_doubt(store: LedgerStore, key: str, state: State = State.UNKNOWN) -> None:
@@ -159,7 +174,9 @@ def test_settle_records_the_operators_decision_and_no_resubmission_sends_it(
     in_doubt(store, "gone-6")
     in_doubt(store, "paid-7")
     refused = ledger_cli(gateway_env, "settle", "gone-6", "--not-executed")
-    assert refused.returncode != 0 and "--reason" in refused.stderr
+    assert refused.returncode == 2 and "--not-executed needs --reason" in refused.stderr
+    both = ledger_cli(gateway_env, "settle", "gone-6", "--not-executed", "--executed", "tx")
+    assert both.returncode == 2
     assert (
         ledger_cli(
             gateway_env, "settle", "gone-6", "--not-executed", "--reason", "bank says no"

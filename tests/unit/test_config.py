@@ -6,7 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from worker.config import ConfigError, load_settings, parse_settings
+from worker.config import (
+    ConfigError,
+    load_infrastructure,
+    load_operator_settings,
+    load_settings,
+    out_of_reach,
+    parse_infrastructure,
+    parse_settings,
+    shown_url,
+)
+from worker.settings import Infrastructure, OperatorSettings
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config.yaml"
 SECRET = "pw-very-secret-Zx81"
@@ -79,3 +89,56 @@ def test_a_processing_window_shorter_than_a_run_of_a_call_is_refused() -> None:
 def test_invalid_yaml_names_the_line() -> None:
     with pytest.raises(ConfigError, match="line"):
         parse_settings("paynet: [\n", ENV)
+
+
+def test_the_infrastructure_loads_with_no_paynet_variable_set() -> None:
+    settings = load_infrastructure(SHIPPED, {"REDIS_URL": "redis://h:1/0"})
+    assert type(settings) is Infrastructure
+    assert settings.broker_url() == settings.result_backend() == "redis://h:1/0"
+    assert settings.database.url == "sqlite:///paynet-gateway.db"
+
+
+def test_the_infrastructure_does_not_even_read_the_paynet_sections() -> None:
+    settings = load_infrastructure(SHIPPED, {"PAYNET_TERMINAL_ID": "abc", "PAYNET_ENV": "x"})
+    assert settings.logging.level == "INFO"
+
+
+def test_the_infrastructure_still_refuses_its_own_mistakes_by_key() -> None:
+    with pytest.raises(ConfigError, match=r"redis\.url: .*must start with redis://"):
+        load_infrastructure(SHIPPED, {"REDIS_URL": "localhost:6379"})
+    with pytest.raises(ConfigError, match=r"metrics\.surprise: unknown key"):
+        parse_infrastructure(SHIPPED.read_text() + "  surprise: 1\n", {})
+
+
+def test_the_operator_settings_load_without_the_password_and_hold_none() -> None:
+    settings = load_operator_settings(SHIPPED, {})
+    assert type(settings) is OperatorSettings
+    assert list(settings.paynet.profiles) == ["default"]
+    assert not hasattr(settings.profile("default"), "password")
+    assert settings.agent_ids() == {"performTransaction": "id"}
+
+
+def test_the_operator_settings_validate_the_profiles_like_the_worker() -> None:
+    with pytest.raises(ConfigError, match=r"paynet\.profiles\.default\.terminal_id"):
+        load_operator_settings(SHIPPED, {"PAYNET_TERMINAL_ID": "abc"})
+
+
+def test_a_setting_is_named_with_the_variables_the_file_reads_it_from() -> None:
+    settings = load_infrastructure(SHIPPED, {})
+    assert settings.named("database.url") == "database.url (DATABASE_URL)"
+    assert settings.named(settings.broker_key()) == "redis.url (REDIS_URL)"
+    written = parse_infrastructure("database: {url: 'sqlite://'}\nredis: {url: 'redis://h'}", {})
+    assert written.named("database.url") == "database.url"
+    overridden = load_infrastructure(SHIPPED, {"CELERY_BROKER_URL": "redis://b:1/0"})
+    assert overridden.named(overridden.broker_key()) == "celery.broker_url (CELERY_BROKER_URL)"
+
+
+def test_a_server_out_of_reach_is_named_without_its_password() -> None:
+    url = "postgresql://paynet:pw-db-Q81@db:5432/pay"
+    settings = load_infrastructure(SHIPPED, {"DATABASE_URL": url})
+    assert shown_url(url) == "postgresql://paynet:***@db:5432/pay"
+    line = out_of_reach(settings, "database.url", url, OSError(f"cannot use {url}"))
+    assert line == (
+        "database.url (DATABASE_URL) postgresql://paynet:***@db:5432/pay: "
+        "OSError: cannot use postgresql://paynet:***@db:5432/pay"
+    )

@@ -7,15 +7,15 @@ that none does), and the commands and errors the pages name are ones the project
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
+import click
 import pytest
 
 from tests.support.workers import REPO_ROOT
 from worker import errors
-from worker.cli import build_parser
+from worker.cli import cli as paynet_gateway
 
 README = REPO_ROOT / "README.md"
 DOCS = sorted((REPO_ROOT / "docs").glob("*.md"))
@@ -106,21 +106,20 @@ def test_every_shell_block_says_which_test_runs_it(page: Path) -> None:
         assert RUN_NOTE.match(after), f"no 'Run by ...' after the block:\n{block.group(2)}"
 
 
-def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
+def subcommands(command: click.Command) -> dict[str, click.Command]:
+    return dict(command.commands) if isinstance(command, click.Group) else {}
 
 
 @pytest.mark.parametrize("page", PAGES, ids=ids(PAGES))
 def test_every_paynet_gateway_command_shown_exists(page: Path) -> None:
-    commands = subcommands(build_parser())
+    commands = subcommands(paynet_gateway)
     for shown in shown_commands(page):
         for command, action in GATEWAY_COMMAND.findall(shown):
             assert command in commands, f"paynet-gateway {command}: no such command"
-            actions = subcommands(commands[command])
-            if actions:
+            group = commands[command]
+            actions = subcommands(group)
+            runs_alone = isinstance(group, click.Group) and group.invoke_without_command
+            if actions and not (runs_alone and not action):
                 assert action in actions, f"paynet-gateway {command} {action}: no such command"
 
 

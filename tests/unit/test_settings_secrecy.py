@@ -9,7 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
-from worker.config import ConfigError, load_settings, parse_settings
+from worker.config import ConfigError, load_operator_settings, load_settings, parse_settings
 from worker.settings import ProfileSettings, Settings
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config.yaml"
@@ -36,6 +36,13 @@ def test_settings_show_the_password_and_the_keys_as_stars() -> None:
         assert PASSWORD not in text
         assert KEY not in text
         assert "***" in text
+
+
+def test_the_operator_settings_never_hold_the_password_and_show_the_keys_as_stars() -> None:
+    settings = load_operator_settings(SHIPPED, ENV)
+    for text in (repr(settings), settings.model_dump_json(), str(settings.model_dump())):
+        assert PASSWORD not in text
+        assert KEY not in text
 
 
 def test_an_exception_quoting_the_settings_shows_no_secret() -> None:

@@ -1,45 +1,72 @@
-"""What the subcommands share: the error type that becomes a one-line reason."""
+"""What the subcommands share: the one-line error, the group that turns configuration errors into
+one, and the database's failures named by their setting."""
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from worker.config import ConfigError, out_of_reach
+from worker.settings import Infrastructure
 
 USAGE = 2  # bad input or configuration: nothing was done
-FAILED = 1  # the command ran and its job failed (a task error, a timeout)
+FAILED = 1  # the command ran and its job failed (a task error, a timeout, a server that is down)
+PROG = "paynet-gateway"
+CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+POSITIVE = click.FloatRange(min=0, min_open=True)
+Decorated = TypeVar("Decorated", bound=Callable[..., Any])
 
 
 class CommandError(Exception):
-    """A command could not do its job; the message is printed as the one-line reason."""
+    """A command could not do its job; printed as one line, ``paynet-gateway: <reason>``."""
 
     def __init__(self, message: str, exit_code: int = USAGE) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
 
-Subparsers = Any  # argparse's _SubParsersAction is private
+class Group(click.Group):
+    """A group whose commands' configuration errors become one-line reasons, exit 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise CommandError(str(exc)) from None
 
 
-def add_command(subparsers: Subparsers, name: str, help_text: str) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        name, help=help_text, description=help_text
+def group(name: str, help_text: str, **options: Any) -> Callable[[Callable[..., Any]], click.Group]:
+    """``@group(...)``: a subcommand group with the shared behaviour and help options."""
+    return click.group(name, cls=Group, help=help_text, context_settings=CONTEXT, **options)
+
+
+def command(
+    name: str, help_text: str, epilog: str | None = None
+) -> Callable[[Callable[..., Any]], click.Command]:
+    return click.command(name, help=help_text, epilog=epilog, context_settings=CONTEXT)
+
+
+def timeout_option(default: float, what: str) -> Callable[[Decorated], Decorated]:
+    return click.option(
+        "--timeout",
+        type=POSITIVE,
+        default=default,
+        show_default=True,
+        metavar="SECONDS",
+        help=what,
     )
-    return parser
 
 
 @contextmanager
-def database_errors(url: str, doing: str) -> Iterator[None]:
-    """Turn a database failure into a one-line reason naming the database (password hidden)."""
+def database_errors(settings: Infrastructure, doing: str) -> Iterator[None]:
+    """A database that fails: one line naming the setting and the driver's reason, exit 1."""
     try:
         yield
     except SQLAlchemyError as exc:
-        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-        where = make_url(url).render_as_string(hide_password=True)
-        reason = f"{type(cause).__name__}: {first}" if first else type(cause).__name__
-        raise CommandError(f"{doing} failed on {where}: {reason}", FAILED) from None
+        url = settings.database.url
+        where = out_of_reach(settings, "database.url", url, exc)
+        raise CommandError(f"{doing} failed: {where}", FAILED) from None

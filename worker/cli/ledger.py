@@ -8,20 +8,21 @@ asking Paynet's status method now (``reconcile``); and recording the operator's 
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
-from worker.cli.common import FAILED, CommandError, Subparsers, add_command
-from worker.config import get_settings
+import click
+
+from worker.cli.common import FAILED, POSITIVE, CommandError, group
+from worker.config import get_infrastructure, shown_url
 from worker.core.outages import Unavailable
-from worker.db.engine import make_engine
 from worker.errors import PaynetGatewayError
 from worker.ledger.policy import operator_outcome
 from worker.ledger.record import IN_DOUBT, LedgerRecord, State
 from worker.ledger.store import LedgerStore, encode_outcome
+from worker.lifecycle import open_database
 
 T = TypeVar("T")
 
@@ -32,48 +33,15 @@ UNKNOWN_ADVICE = (
 )
 
 
-def register(subparsers: Subparsers) -> None:
-    ledger = add_command(subparsers, "ledger", "Inspect the idempotency ledger.")
-    actions = ledger.add_subparsers(dest="action", metavar="ACTION", required=True)
-    show = add_command(actions, "show", "One key: state, request, attempts, times, outcome.")
-    show.add_argument("key", help="the idempotency key")
-    show.set_defaults(handler=run_show)
-    listing = add_command(actions, "list", "Keys, most recently changed first.")
-    listing.add_argument("--state", choices=[state.value for state in State])
-    listing.add_argument(
-        "--stale",
-        action="store_true",
-        help="only what needs a look: sent keys past their lease, and unknown keys (oldest first)",
-    )
-    listing.add_argument("--limit", type=int, default=100, help="at most this many (100)")
-    listing.set_defaults(handler=run_list)
-    reconcile = add_command(
-        actions, "reconcile", "Ask Paynet's status method now, for one key or every stale one."
-    )
-    reconcile.add_argument("key", nargs="?", help="the idempotency key (default: every stale one)")
-    reconcile.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds to wait for a token (default 30)"
-    )
-    reconcile.epilog = (
-        "A key found at Paynet is recorded as it is found (succeeded, or failed in a state that "
-        "is not a success); any other answer is printed and the key left as it is."
-    )
-    reconcile.set_defaults(handler=run_reconcile)
-    settle = add_command(actions, "settle", "Record an operator's decision on a key in doubt.")
-    settle.add_argument("key", help="the idempotency key")
-    decision = settle.add_mutually_exclusive_group(required=True)
-    decision.add_argument("--executed", metavar="TRANSACTION_ID", help="it executed at Paynet")
-    decision.add_argument("--not-executed", action="store_true", help="it did not execute")
-    settle.add_argument("--reason", help="why (required with --not-executed)")
-    settle.epilog = (
-        "Only a sent or unknown key, and not while a task may still be sending it. Resubmissions "
-        "get the decision: the transaction id, or an error telling them to use a new key."
-    )
-    settle.set_defaults(handler=run_settle)
+@group("ledger", "Inspect the idempotency ledger.")
+def ledger() -> None:
+    """Inspect the idempotency ledger."""
 
 
 def _with_store(action: Callable[[LedgerStore], T]) -> T:
-    engine = make_engine(get_settings().database.url)
+    """The ledger's store, needing only ``database.url``; its outage one line naming it."""
+    settings = get_infrastructure()
+    engine = open_database(settings)
     # A command answers in one line: its own retries of a dropped connection stay quiet.
     logging.getLogger("worker.database").disabled = True
     try:
@@ -81,7 +49,8 @@ def _with_store(action: Callable[[LedgerStore], T]) -> T:
     except CommandError:
         raise
     except Unavailable as exc:
-        raise CommandError(f"cannot read the ledger: {exc.detail}") from None
+        where = f"{settings.named('database.url')} {shown_url(settings.database.url)}"
+        raise CommandError(f"cannot read the ledger: {where}: {exc.detail}", FAILED) from None
     except Exception as exc:
         raise CommandError(
             f"cannot read the ledger ({type(exc).__name__}); is the database reachable and its "
@@ -119,38 +88,61 @@ def describe(record: LedgerRecord) -> list[str]:
     return lines
 
 
-def run_show(args: argparse.Namespace) -> int:
-    record = _with_store(lambda store: store.load(args.key))
+@ledger.command("show", help="One key: state, request, attempts, times, outcome.")
+@click.argument("key")
+def run_show(key: str) -> int:
+    record = _with_store(lambda store: store.load(key))
     if record is None:
-        raise CommandError(f"no ledger entry for key {args.key!r}")
-    print("\n".join(describe(record)))
+        raise CommandError(f"no ledger entry for key {key!r}")
+    click.echo("\n".join(describe(record)))
     return 0
 
 
-def run_list(args: argparse.Namespace) -> int:
-    if args.limit < 1:
-        raise CommandError("--limit must be at least 1")
-    if args.stale and args.state:
-        raise CommandError("--stale and --state: choose one")
-    state = State(args.state) if args.state else None
-    if args.stale:
-        records = _with_store(lambda store: store.stale(args.limit))
+@ledger.command("list", help="Keys, most recently changed first.")
+@click.option(
+    "--state", type=click.Choice([state.value for state in State]), help="Only this state."
+)
+@click.option(
+    "--stale",
+    is_flag=True,
+    help="Only what needs a look: sent keys past their lease, and unknown keys (oldest first).",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+def run_list(state: str | None, stale: bool, limit: int) -> int:
+    if stale and state:
+        raise click.UsageError("--stale and --state: choose one")
+    wanted = State(state) if state else None
+    if stale:
+        records = _with_store(lambda store: store.stale(limit))
         if not records:
-            print("no stale ledger entries")
+            click.echo("no stale ledger entries")
             return 0
     else:
-        records = _with_store(lambda store: store.list(state, args.limit))
+        records = _with_store(lambda store: store.list(wanted, limit))
     for record in records:
-        print(
+        click.echo(
             f"{_when(record.updated_at)}  {record.state.value:<9}  {record.key}  "
             f"{record.fingerprint.method}  attempts={record.attempts}  {record.detail or ''}"
         )
     if not records:
-        print(f"no ledger entries{f' in state {state}' if state else ''}")
+        click.echo(f"no ledger entries{f' in state {wanted}' if wanted else ''}")
     return 0
 
 
-def run_reconcile(args: argparse.Namespace) -> int:
+@ledger.command(
+    "reconcile",
+    help="Ask Paynet's status method now, for one key or every stale one.",
+    epilog=(
+        "A key found at Paynet is recorded as it is found (succeeded, or failed in a state that "
+        "is not a success); any other answer is printed and the key left as it is. Logs in to "
+        "Paynet when no token is stored: needs the whole configuration, PAYNET_PASSWORD too."
+    ),
+)
+@click.argument("key", required=False)
+@click.option(
+    "--timeout", type=POSITIVE, default=30.0, show_default=True, help="Seconds to wait for a token."
+)
+def run_reconcile(key: str | None, timeout: float) -> int:
     """Every line: the key and what Paynet's status method said of it."""
     from worker import lifecycle
     from worker.calls.reconcile import reconcile_now
@@ -160,18 +152,18 @@ def run_reconcile(args: argparse.Namespace) -> int:
     logging.getLogger("worker.database").disabled = True
     try:
         store = runtime.gateway.keyed.store
-        if args.key is not None:
-            found = store.load(args.key)
+        if key is not None:
+            found = store.load(key)
             if found is None:
-                raise CommandError(f"no ledger entry for key {args.key!r}")
+                raise CommandError(f"no ledger entry for key {key!r}")
             records = [found]
         else:
             records = store.stale()
         for record in records:
-            said = reconcile_now(runtime.gateway.keyed, record, args.timeout)
-            print(f"{record.key}: {said}")
+            said = reconcile_now(runtime.gateway.keyed, record, timeout)
+            click.echo(f"{record.key}: {said}")
         if not records:
-            print("no stale ledger entries")
+            click.echo("no stale ledger entries")
     except (Unavailable, TimeoutError, PaynetGatewayError) as exc:
         raise CommandError(f"cannot reconcile: {exc}", FAILED) from None
     finally:
@@ -179,28 +171,42 @@ def run_reconcile(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_settle(args: argparse.Namespace) -> int:
-    if args.not_executed and not args.reason:
-        raise CommandError("--not-executed needs --reason: say why you know it did not execute")
-    outcome = operator_outcome(args.executed, args.reason)
-    decided = f"executed as {args.executed}" if args.executed else "not executed"
+@ledger.command(
+    "settle",
+    help="Record an operator's decision on a key in doubt.",
+    epilog=(
+        "Only a sent or unknown key, and not while a task may still be sending it. Resubmissions "
+        "get the decision: the transaction id, or an error telling them to use a new key."
+    ),
+)
+@click.argument("key")
+@click.option("--executed", metavar="TRANSACTION_ID", help="It executed at Paynet, as this.")
+@click.option("--not-executed", is_flag=True, help="It did not execute (needs --reason).")
+@click.option("--reason", help="Why (required with --not-executed).")
+def run_settle(key: str, executed: str | None, not_executed: bool, reason: str | None) -> int:
+    if bool(executed) == not_executed:
+        raise click.UsageError("give one of --executed TRANSACTION_ID and --not-executed")
+    if not_executed and not reason:
+        raise click.UsageError("--not-executed needs --reason: say why you know it did not execute")
+    outcome = operator_outcome(executed, reason)
+    decided = f"executed as {executed}" if executed else "not executed"
     detail = f"settled by an operator: {decided}"
-    if args.reason:
-        detail += f" ({args.reason})"
+    if reason:
+        detail += f" ({reason})"
 
     def decide(store: LedgerStore) -> LedgerRecord:
-        record = store.load(args.key)
+        record = store.load(key)
         if record is None:
-            raise CommandError(f"no ledger entry for key {args.key!r}")
+            raise CommandError(f"no ledger entry for key {key!r}")
         if record.state not in IN_DOUBT:
-            raise CommandError(f"key {args.key!r} is {record.state}: only a sent or unknown key")
+            raise CommandError(f"key {key!r} is {record.state}: only a sent or unknown key")
         if record.state is State.SENT and record.check_after and record.check_after > record.now:
             raise CommandError(
-                f"key {args.key!r} may be at Paynet right now (its lease ends "
+                f"key {key!r} may be at Paynet right now (its lease ends "
                 f"{_when(record.check_after)}): settle it after that"
             )
-        return store.decide(args.key, outcome, detail)
+        return store.decide(key, outcome, detail)
 
     record = _with_store(decide)
-    print(f"{record.key}: {record.state} ({record.detail})")
+    click.echo(f"{record.key}: {record.state} ({record.detail})")
     return 0
