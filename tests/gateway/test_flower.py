@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -23,12 +24,16 @@ PHONE = "998901234567"
 
 @pytest.fixture
 def flower(gateway_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """Flower as an operator starts it, with the broker's URL and nothing else of ours."""
     port = free_port()
-    env = {**gateway_env, "FLOWER_UNAUTHENTICATED_API": "true"}
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "CELERY_BROKER_URL": gateway_env["REDIS_URL"],
+        "FLOWER_UNAUTHENTICATED_API": "true",
+    }
     with (tmp_path / "flower.log").open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker", "flower",
-             f"--port={port}", "--address=127.0.0.1"],
+            [sys.executable, "-m", "celery", "flower", f"--port={port}", "--address=127.0.0.1"],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -72,25 +77,36 @@ def test_flower_shows_task_names_and_the_method_profile_and_key_but_no_payment_d
     start_workers()
     kwargs = {
         "method": "performTransaction",
-        "params": {"id": "order-5", "service_id": 101, "fields": {"phone": PHONE}, "amount": 500},
+        "params": {"id": "order-5", "service_id": 101, "fields": {"phone": PHONE}, "amount": 777},
         "idempotency_key": "order-5",
     }
     shown = {"method": "performTransaction", "profile": "default", "idempotency_key": "order-5"}
-    # The first call finds no token and waits: it runs three times (retries), under one id.
+    # A slow login: one of the two calls logs in, the other waits for it and retries (its
+    # retry carries the masking repr again, which is what this checks).
+    simulator.inject_fault("login", "slow", count=1, delay=1.5)
     result = producer.send_task("paynet.call", kwargs=kwargs, kwargsrepr=repr(shown))
+    echo = producer.send_task(
+        "paynet.call",
+        kwargs={"method": "echo", "params": {"phone": PHONE}},
+        kwargsrepr=repr({"method": "echo", "profile": "default"}),
+    )
     assert result.get(timeout=30)["agentTransactionId"] == "order-5"
+    assert echo.get(timeout=30) == {"phone": PHONE}  # the producer gets the whole result
 
     tasks = tasks_seen(flower, count=2)
-    names = sorted(task["name"] for task in tasks.values())
-    assert names == ["paynet.call", "paynet.refresh_token"]
+    assert sorted(task["name"] for task in tasks.values()) == ["paynet.call", "paynet.call"]
     payment = tasks[result.id]
     assert payment["state"] == "SUCCESS"
     assert "'method': 'performTransaction'" in payment["kwargs"]
     assert "'profile': 'default'" in payment["kwargs"]
     assert "'idempotency_key': 'order-5'" in payment["kwargs"]
-    assert payment["retries"] >= 1, "the payment never waited: the retry's repr went untested"
-    refresh = next(task for task in tasks.values() if task["name"] == "paynet.refresh_token")
-    assert "'profile': 'default'" in refresh["kwargs"]
+    # The result as a summary: its ids and state, not its amount or fields.
+    assert "agentTransactionId=order-5" in payment["result"]
+    assert "amount" not in payment["result"] and "777" not in payment["result"]
+    assert tasks[echo.id]["result"] == "<result: 1 fields>"
+    retried = max(tasks.values(), key=lambda task: task["retries"])
+    assert retried["retries"] >= 1, "no call waited: the retry's repr went untested"
+    assert "params" not in retried["kwargs"] or "fields>" in retried["kwargs"]
     everything = json.dumps(tasks)
     for secret in [PHONE, password, *simulator.issued_tokens()]:
         assert secret not in everything
