@@ -19,7 +19,7 @@ demo: setup
 
 # Two test sessions side by side (pytest-xdist): the gateway tests mostly wait on workers.
 test: setup
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow"

@@ -7,8 +7,11 @@ criteria, the storm and a short chaos run, on real workers whose broker is Rabbi
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from celery import Celery
@@ -25,14 +28,24 @@ from tests.support.workers import WorkerPool
 from worker.queues import CALL_QUEUE, TOKEN_QUEUE
 
 AMQP_URL = os.environ.get("AMQP_URL", "")
-pytestmark = [
-    pytest.mark.skipif(
-        not AMQP_URL,
-        reason="needs RabbitMQ: set AMQP_URL (for example amqp://guest:guest@host:5672//)",
-    ),
-    # One RabbitMQ vhost for every test session: these tests run in one session, one by one.
-    pytest.mark.xdist_group("rabbitmq"),
-]
+pytestmark = pytest.mark.skipif(
+    not AMQP_URL, reason="needs RabbitMQ: set AMQP_URL (for example amqp://guest:guest@host:5672//)"
+)
+# One RabbitMQ vhost, and the gateway's fixed queue names, for every test session side by side:
+# a test here holds this lock for its whole run, so that no other session's workers consume
+# its messages (and store their results in that session's Redis).
+LOCK = Path(tempfile.gettempdir()) / "paynet-gateway-tests-rabbitmq.lock"
+
+
+@pytest.fixture(autouse=True)
+def rabbitmq_to_ourselves() -> Iterator[None]:
+    """Autouse: set up before, and torn down after, every other fixture (the workers too)."""
+    with LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture

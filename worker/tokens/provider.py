@@ -87,13 +87,14 @@ class TokenProvider:
     def token(self, profile: str, wait: TokenWait | None) -> Decision:
         decision = self._token(profile, wait)
         if wait is not None and not isinstance(decision, AwaitRefresh):
-            waited = self.clock().timestamp() - wait.since
-            outcome = "token" if isinstance(decision, UseToken) else "gave_up"
-            log.info(
-                "token wait ended: profile=%s waited=%.3fs outcome=%s", profile, waited, outcome
-            )
-            metrics.token_wait(profile, waited, outcome)
+            self._wait_ended(profile, wait, decision)
         return decision
+
+    def _wait_ended(self, profile: str, wait: TokenWait, decision: Decision) -> None:
+        waited = self.clock().timestamp() - wait.since
+        outcome = "token" if isinstance(decision, UseToken) else "gave_up"
+        log.info("token wait ended: profile=%s waited=%.3fs outcome=%s", profile, waited, outcome)
+        metrics.token_wait(profile, waited, outcome)
 
     def _token(self, profile: str, wait: TokenWait | None) -> Decision:
         if wait is None:
@@ -226,6 +227,7 @@ class TokenProvider:
                 current = self._cache.get(profile)
                 if current is None or current.generation <= record.generation:
                     self._cache[profile] = record
+            self._wait_ended(profile, waiting.wait, after)  # it waited for its own login
             return after
         return waiting
 
