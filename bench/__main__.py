@@ -95,9 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         "Each revocation revokes a live token: right after one, no valid token may exist until "
         "the refresh lands, and the bench revokes again only once one does (`revocations` "
-        "counts those that took effect). Store reads per process per token state: reads of the "
-        "token store divided by (processes with a token cache of their own x (logins + 1)), "
-        "the + 1 for the state before the first login.",
+        "counts those that took effect). Store reads per process per token state: the token "
+        "provider's reads of the store (those of waiting and rejected tasks; the refresher's "
+        "own reads under its lock are a login's cost, in section 3) divided by (processes "
+        "with a token cache of their own x (logins + 1)), the + 1 for the state before the "
+        "first login.",
         "",
         "## 3. What a call costs the shared Redis and PostgreSQL (1 process x 8 slots)",
         "",

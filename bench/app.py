@@ -75,6 +75,18 @@ def _count_statements(engine: Engine) -> None:
     event.listen(engine, "checkout", checkout)
 
 
+def _count_waiting_reads(runtime: runtime_module.Runtime) -> None:
+    """Token-store reads of the provider alone (a waiting or rejected task's), not the
+    refresher's own reads under its lock."""
+    load = runtime.provider._load
+
+    def counting(profile: str) -> Any:
+        _counting_redis().hincrby(COUNTS, "waiting_reads", 1)
+        return load(profile)
+
+    runtime.provider._load = counting  # type: ignore[method-assign]
+
+
 def _mark_caught(runtime: runtime_module.Runtime) -> None:
     rejected = runtime.provider.rejected
 
@@ -95,6 +107,7 @@ def _bench_runtime() -> runtime_module.Runtime:
         os.environ.get("BENCH_STRATEGY", "single_flight"), _gateway_runtime()
     )
     _count_statements(runtime.engine)
+    _count_waiting_reads(runtime)
     _mark_caught(runtime)
     return runtime
 

@@ -95,7 +95,7 @@ class StormRow:
     extra_p99: float
     extra_max: float
     seconds: float
-    store_reads: int
+    store_reads: int  # the provider's (waiting and rejected tasks'), not the refresher's
     token_processes: int  # processes holding a token cache of their own
     redis_commands: int
     statements: int  # database statements and pings, all tasks
@@ -157,7 +157,7 @@ def storm(
         strategy, kind, processes, slots, tasks, effective,
         stats["logins_attempted"], stats["rejections"], failed, len(extra),
         p50, p99, worst, seconds,
-        count(bench, "store_reads"), token_processes, commands, statements,
+        count(bench, "waiting_reads"), token_processes, commands, statements,
     )  # fmt: skip
 
 
