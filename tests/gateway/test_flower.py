@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,9 +13,9 @@ import pytest
 import requests
 from celery import Celery
 
-from devservices.ports import free_port
 from simulator import Simulator
-from tests.support.workers import REPO_ROOT, WorkerPool
+from tests.support.flower import running_flower
+from tests.support.workers import WorkerPool
 
 PHONE = "998901234567"
 
@@ -25,35 +23,13 @@ PHONE = "998901234567"
 @pytest.fixture
 def flower(gateway_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     """Flower as an operator starts it, with the broker's URL and nothing else of ours."""
-    port = free_port()
     env = {
         "PATH": os.environ.get("PATH", ""),
         "CELERY_BROKER_URL": gateway_env["REDIS_URL"],
         "FLOWER_UNAUTHENTICATED_API": "true",
     }
-    with (tmp_path / "flower.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "flower", f"--port={port}", "--address=127.0.0.1"],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while not _answers(url + "/healthcheck"):
-            assert process.poll() is None, (tmp_path / "flower.log").read_text()
-            assert time.monotonic() < deadline, "Flower did not answer"
-            time.sleep(0.2)
+    with running_flower([], env, tmp_path / "flower.log") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def tasks_seen(flower: str, count: int) -> dict[str, dict[str, Any]]:

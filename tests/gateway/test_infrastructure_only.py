@@ -10,15 +10,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from celery import Celery
 
-from devservices.ports import free_port
+from tests.support.flower import running_flower
 from tests.support.workers import REPO_ROOT, WorkerPool
 
 
@@ -29,33 +27,10 @@ def no_paynet_variable(env: dict[str, str]) -> dict[str, str]:
 @pytest.fixture
 def default_loader_flower(gateway_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     """Flower as the README starts it: no -A, so Celery's default loader finds celeryconfig."""
-    port = free_port()
     env = no_paynet_variable(gateway_env)
     log_path = tmp_path / "flower.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "--broker", env["REDIS_URL"], "flower",
-             f"--port={port}", "--address=127.0.0.1"],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while not _answers(url + "/healthcheck"):
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, "Flower did not answer"
-            time.sleep(0.2)
+    with running_flower(["--broker", env["REDIS_URL"]], env, log_path):
         yield log_path.read_text()
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def test_flower_started_as_the_readme_says_runs_without_a_paynet_password(
