@@ -19,7 +19,7 @@ from typing import Any
 from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
 from worker.config import ConfigError, get_infrastructure
-from worker.queues import CALL_QUEUE, CALL_TASK, REFRESH_TASK, TOKEN_QUEUE
+from worker.queues import CALL_QUEUE, CALL_TASK, REFRESH_TASK, SWEEP_TASK, TOKEN_QUEUE
 from worker.settings import Settings
 
 try:
@@ -57,6 +57,7 @@ task_queues = tuple(
 task_routes = {
     CALL_TASK: {"queue": CALL_QUEUE},
     REFRESH_TASK: {"queue": TOKEN_QUEUE},
+    SWEEP_TASK: {"queue": CALL_QUEUE},
 }
 
 # At-least-once delivery. A payment is never lost with a worker, and a second delivery of it is
@@ -78,6 +79,11 @@ worker_prefetch_multiplier = 1
 # are lost with the connection, and the redelivered copies find the outcome in the ledger.
 # (Cancelling them instead would cut payments off mid-call and leave each one to reconcile.)
 worker_cancel_long_running_tasks_on_connection_loss = False
+# A run past its hard time limit is requeued, not acknowledged (Celery's default acknowledges
+# it and stores TimeLimitExceeded): its payment may be at Paynet, and the run that comes back
+# reconciles it and stores the truth. paynet.call's own request class also keeps the false
+# failure out of the result backend (tasks/timeouts.py).
+task_acks_on_timeout = False
 
 # The gateway keeps its own wait counters in the task's kwargs (a wait is a retry that must not
 # eat a retry budget). The tasks' hard time limits need the Paynet settings: worker_limits.
@@ -120,18 +126,24 @@ class WorkerLimits:
     """What only a worker needs: derived from the Paynet timeouts and token waits."""
 
     time_limits: dict[str, float]  # task name -> hard time limit, seconds
+    soft_time_limits: dict[str, float]  # task name -> soft time limit, seconds
     broker_transport_options: dict[str, Any]
 
 
 def worker_limits(settings: Settings) -> WorkerLimits:
     """The time limits and the broker's redelivery timing, from the whole configuration."""
-    # A run of paynet.call is killed past this (a hard limit: the pool child is replaced and the
-    # message requeued; the ledger absorbs it). It bounds a send that the request timeouts
-    # cannot (a hanging DNS lookup, a server dripping its headers), which is what lets the
-    # ledger believe "not found" once the processing window has passed
-    # (worker/ledger/policy.py). The refresh task is bounded by its login timeout the same way.
+    # A run of paynet.call is stopped past the soft limit where it stands (a send in doubt is
+    # recorded as such) and retried: the ledger row tells the next run what to do. The hard
+    # limit a fifth later kills what the soft one could not stop (a hanging DNS lookup, a server
+    # dripping its headers); that run's message is requeued, not failed (tasks/timeouts.py), so
+    # its payment is reconciled and its task still ends with the truth. Together with the
+    # claim-to-post bound (worker/calls/keyed.py) this is what lets the ledger believe "not
+    # found" once the processing window has passed (worker/ledger/policy.py). The threads pool
+    # enforces neither limit: there only the send's own deadline and the claim-to-post bound
+    # hold. The refresh task is bounded by its login timeout the same way.
     call_limit = settings.call_time_limit()
     time_limits = {CALL_TASK: call_limit, REFRESH_TASK: settings.token.lock_ttl + 30}
+    soft_time_limits = {CALL_TASK: settings.call_soft_time_limit()}
     # A message fetched but not acknowledged is delivered again after this many seconds (Redis
     # has no broker-side acks: that is how a worker killed whole, host and all, gets its
     # payments redelivered). It must exceed the longest one delivery can stay unacknowledged,
@@ -151,4 +163,4 @@ def worker_limits(settings: Settings) -> WorkerLimits:
         # every sweep until it expires (5 minutes by default). A sweep takes milliseconds.
         "unacked_mutex_expire": max(5, min(300, visibility_timeout // 2)),
     }
-    return WorkerLimits(time_limits, transport_options)
+    return WorkerLimits(time_limits, soft_time_limits, transport_options)

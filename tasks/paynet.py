@@ -14,7 +14,9 @@ import logging
 from typing import Any
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 
+from tasks.timeouts import RequeuedOnTimeout
 from worker import masking
 from worker.calls.refreshes import RefreshRequest, open_request, sealed_kwargs
 from worker.calls.reprs import call_repr, refresh_repr
@@ -26,12 +28,19 @@ from worker.queues import CALL_TASK, REFRESH_TASK, TOKEN_QUEUE
 from worker.runtime import get_runtime
 
 log = logging.getLogger("worker.refresh")
+call_log = logging.getLogger("worker.gateway")
 PRIVATE = ("_wait", "_ledger", SEAL_KWARG)
 
 
 # ``throws``: the contract's errors are answers, not crashes, so Celery logs each on one INFO line
 # ("raised expected: ...") instead of an ERROR with a traceback.
-@app.task(name=CALL_TASK, bind=True, max_retries=None, throws=(PaynetGatewayError,))
+@app.task(
+    name=CALL_TASK,
+    bind=True,
+    max_retries=None,
+    throws=(PaynetGatewayError,),
+    Request=RequeuedOnTimeout,
+)
 def call(self: Task, *args: Any, **given: Any) -> Any:
     if args:
         raise InvalidRequest("paynet.call takes keyword arguments only")
@@ -57,6 +66,17 @@ def call(self: Task, *args: Any, **given: Any) -> Any:
             kwargs=again,
             max_retries=None,
             kwargsrepr=call_repr(again),
+            queue=TOKEN_QUEUE,
+        ) from None
+    except SoftTimeLimitExceeded:
+        # Stopped where it stood; the ledger row says what happened (a send in doubt is
+        # reconciled), so the run that comes next carries on from the same wait state.
+        call_log.warning("paynet.call[%s] stopped by its soft time limit: retried", task_id)
+        raise self.retry(
+            countdown=1.0,
+            kwargs=given,
+            max_retries=None,
+            kwargsrepr=call_repr(given),
             queue=TOKEN_QUEUE,
         ) from None
 

@@ -15,11 +15,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
-from celery.signals import celeryd_after_setup, worker_init, worker_process_init, worker_shutdown
+from celery.signals import (
+    celeryd_after_setup,
+    worker_init,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+)
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from worker import broker, masking, queues, runtime
+from worker import broker, masking, queues, runtime, sweeps
 from worker.calls.refreshes import RefreshRequest, new_task_id, sealed_kwargs
 from worker.calls.reprs import refresh_repr
 from worker.config import REPO_ROOT, ConfigError, get_settings, out_of_reach, unusable
@@ -39,6 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("worker.lifecycle")
 _exporter: metrics.Exporter | None = None
+_sweeper: sweeps.SweepTimer | None = None
 _slots = 1  # tasks one process runs at once: the concurrency, unless the pool forks
 _cooperative = False  # psycopg2 patched for gevent, said once logging is set up
 
@@ -115,6 +122,10 @@ def apply_worker_limits(app: Celery, limits: WorkerLimits) -> None:
         task = app.tasks.get(name)
         if task is not None:
             task.time_limit = seconds
+    for name, seconds in limits.soft_time_limits.items():
+        task = app.tasks.get(name)
+        if task is not None:
+            task.soft_time_limit = seconds
 
 
 def transport_warnings(settings: Settings) -> list[str]:
@@ -177,7 +188,21 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
         raise SystemExit(2) from None
 
 
+def _on_worker_ready(sender: Any = None, **_: Any) -> None:
+    """The pool is up: start the timer that has the fleet sweep its ledger (worker/sweeps.py)."""
+    global _sweeper
+    settings = get_settings()
+    interval = settings.ledger.sweep_interval
+    if not interval or sender is None:
+        return
+    hostname = str(getattr(sender, "hostname", "") or "worker")
+    _sweeper = sweeps.SweepTimer(sender.app, settings.redis.url, interval, hostname)
+    _sweeper.start()
+
+
 def _on_worker_shutdown(**_: Any) -> None:
+    if _sweeper is not None:
+        _sweeper.stop()
     if _exporter is not None:
         _exporter.close()
 
@@ -248,5 +273,6 @@ def connect(app: Celery) -> None:
     runtime.configure(default_factory(app))
     worker_init.connect(_on_worker_init, weak=False)
     celeryd_after_setup.connect(_warn_insecure, weak=False)
+    worker_ready.connect(_on_worker_ready, weak=False)
     worker_process_init.connect(_on_process_init, weak=False)
     worker_shutdown.connect(_on_worker_shutdown, weak=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 CALL_TASK = "paynet.call"
 REFRESH_TASK = "paynet.refresh_token"
+SWEEP_TASK = "paynet.sweep_ledger"  # the workers' own reconciliation of abandoned keys
 
 CALL_QUEUE = "paynet"  # payments: what producers send
 TOKEN_QUEUE = "paynet.token"  # noqa: S105 - a queue name. Refreshes, and calls that waited once already

@@ -142,6 +142,9 @@ class LedgerSettings(_Frozen):
     # Status calls that cannot tell are repeated for this long after the processing window,
     # then the key is left ``unknown`` and the task ends OutcomeUnknown.
     reconcile_timeout: float = Field(120.0, gt=0)
+    # How often the workers look for keys left sent past their lease with no task reconciling
+    # them (killed by a time limit, message lost), one worker at a time; 0: never.
+    sweep_interval: float = Field(60.0, ge=0)
     status_methods: dict[str, StatusMethod] = {}
 
 
@@ -256,6 +259,11 @@ class _Gateway(Infrastructure, Generic[Profile]):
     def send_deadline(self) -> float:
         """The longest one request to a resource may take, connect and read together."""
         return max(p.timeouts.connect + p.timeouts.read for p in self.paynet.profiles.values())
+
+    def call_soft_time_limit(self) -> float:
+        """Where a run of ``paynet.call`` is stopped where it stands and retried: a fifth of
+        the hard limit ahead of it, for recording a send in doubt and publishing the retry."""
+        return round(0.8 * self.call_time_limit(), 3)
 
     def call_time_limit(self) -> float:
         """Hard limit of one run of ``paynet.call``: a status call and a send, and the ledger's

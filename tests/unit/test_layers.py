@@ -38,7 +38,14 @@ ALLOWED: dict[str, set[str]] = {
     "worker.producer": {"worker.errors", "worker.queues", "worker.calls"},
     "worker.schema": set(),
 }
-WIRING = ("worker.runtime", "worker.lifecycle", "worker.celery", "worker.cli", "worker.masking")
+WIRING = (
+    "worker.runtime",
+    "worker.lifecycle",
+    "worker.celery",
+    "worker.cli",
+    "worker.masking",
+    "worker.sweeps",
+)
 PURE = ("worker.tokens.policy", "worker.ledger.policy", "worker.paynet.verdicts")
 IO_LIBRARIES = ("requests", "urllib3", "redis", "sqlalchemy", "prometheus_client", "celery")
 

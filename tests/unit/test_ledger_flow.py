@@ -14,10 +14,12 @@ from worker.core.causes import Cause
 from worker.ledger.fingerprint import Fingerprint, canonical_json, fingerprint
 from worker.ledger.policy import (
     MAX_SENDS,
+    NOT_SENT_AGAIN,
     NOT_SUCCEEDED,
     POLL_MAX,
     SETTLED_NOT_EXECUTED,
     Conflict,
+    Exhausted,
     Found,
     Hold,
     Inconclusive,
@@ -83,17 +85,24 @@ def row(state: State, check_in: float | None = None, **changes: Any) -> LedgerRe
         (row(State.UNKNOWN, check_in=-1), False, Unresolved),
         (row(State.SUCCEEDED), True, Unresolved),  # finished without an outcome: never a guess
         (row(State.RECEIVED, attempts=MAX_SENDS - 1), True, Send),
-        (
-            row(State.RECEIVED, attempts=MAX_SENDS),
-            True,
-            Unresolved,
-        ),  # a worker dies on it each time
+        # sent that often, each time shown not executed: a worker dies on it each time
+        (row(State.RECEIVED, attempts=MAX_SENDS), True, Exhausted),
+        # claims released because nothing was sent do not count: it can always be sent again
+        (row(State.RECEIVED, attempts=MAX_SENDS + 12, releases=13), True, Send),
     ],
 )
 def test_each_state_of_a_key_leads_to_its_step(
     record: LedgerRecord, reconcilable: bool, expected: type
 ) -> None:
     assert isinstance(decide_key(record, PRINT, reconcilable), expected)
+
+
+def test_a_key_given_up_after_its_sends_is_a_failure_that_did_not_execute() -> None:
+    step = decide_key(row(State.RECEIVED, attempts=MAX_SENDS + 2, releases=2), PRINT, True)
+
+    assert isinstance(step, Exhausted)
+    assert step.outcome.code == NOT_SENT_AGAIN
+    assert "not executed" in step.outcome.message and "new idempotency key" in step.outcome.message
 
 
 def test_a_finished_key_hands_back_its_recorded_outcome() -> None:

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
 
 from worker.calls.request import CallRequest
 from worker.calls.send import Attempt, Sender
@@ -24,18 +27,22 @@ from worker.errors import (
     OutcomeUnknown,
     PaynetRpcError,
     ProviderUnavailable,
+    TokenUnavailable,
 )
 from worker.ledger.fingerprint import fingerprint
 from worker.ledger.policy import (
     POLL_MAX,
     Conflict,
+    Exhausted,
     Found,
     Hold,
+    Inconclusive,
     LedgerWait,
     Reconcile,
     Recorded,
     Reopen,
     Settle,
+    StatusVerdict,
     Unresolved,
     after_status,
     decide_key,
@@ -46,12 +53,13 @@ from worker.ledger.record import FINISHED, IN_DOUBT, LedgerRecord, State
 from worker.ledger.store import LedgerStore
 from worker.paynet import jsonrpc
 from worker.paynet.verdicts import Answered, InDoubt, NotSent, Rejected, SendVerdict
-from worker.settings import Settings
+from worker.settings import Settings, StatusMethod
 from worker.tokens.policy import TokenWait, UseToken
 
 log = logging.getLogger("worker.ledger")
 
 MAX_STEPS = 12  # steps in one run of the task; each is a real change, so this is a safety net
+MIN_POST_DELAY = 1.0  # seconds a claim may take before its post is not started (see _send)
 
 
 @dataclass(frozen=True)
@@ -140,7 +148,9 @@ class KeyedCall:
                 raise self._give_up(step.reason)
             if isinstance(step, Hold):
                 raise self._hold(step)
-            if isinstance(step, Reconcile):
+            if isinstance(step, Exhausted):
+                self.record = self._exhausted(self.record, step)
+            elif isinstance(step, Reconcile):
                 self.record = self._reconcile(self.record)
             else:
                 self.record = self._send()
@@ -161,14 +171,24 @@ class KeyedCall:
     def _send(self) -> LedgerRecord:
         token = self._token()  # before the claim: a wait for a token never holds the key
         owner = f"{self.task_id}:{secrets.token_hex(4)}"
-        lease = self.timeouts.connect + self.timeouts.read + self.settings.ledger.settle_delay
+        settle = self.settings.ledger.settle_delay
+        lease = self.timeouts.connect + self.timeouts.read + settle
+        before = time.monotonic()
         claimed = self.store.claim(self.key, owner, lease)
         if claimed.owner != owner or claimed.state is not State.SENT:
             return claimed  # another task holds it: decide again from its row
+        if time.monotonic() - before > max(settle, MIN_POST_DELAY):
+            # The claim took long (database retries, a stalled process): a post starting now
+            # could outlive the lease and the window counted from the claim. Nothing was sent.
+            self.store.release(self.key, owner, "claimed too long ago to send: nothing was sent")
+            raise self._retry(0.0, self.ledger_wait)
         self.posted = True
         verdict: SendVerdict
         try:
             verdict = self.attempt.send(token, self.request.method, self.request.params)
+        except SoftTimeLimitExceeded:
+            log.warning("sending key=%s stopped by the soft time limit; reconciling", self.key)
+            verdict = InDoubt("the run was stopped by its time limit while sending")
         except Exception as exc:  # the request may have left: never a guess either way
             log.exception("sending key=%s failed unexpectedly", self.key)
             verdict = InDoubt(f"the send failed unexpectedly ({type(exc).__name__})")
@@ -219,9 +239,7 @@ class KeyedCall:
         status, params = self.status, self.status_params
         if status is None or params is None:  # decide_key reconciles neither
             raise RuntimeError(f"key {self.key!r} has no status call to reconcile it with")
-        token = self._token()
-        exchange = self.attempt.exchange(token, status.method, params)
-        verdict = judge_status(exchange, status, self.settings.token.unauthorized_codes)
+        verdict = self._ask_status(status, params)
         if isinstance(verdict, Rejected):
             return record
         step = after_status(verdict, record, status, self.settings.ledger, self.ledger_wait)
@@ -243,6 +261,21 @@ class KeyedCall:
         self.record = self.store.note(self.key, record.attempts, detail)
         log.warning("reconciling key=%s: %s; again in %.1fs", self.key, detail, step.countdown)
         raise self._retry(step.countdown, step.wait)
+
+    def _ask_status(self, status: StatusMethod, params: dict[str, Any]) -> StatusVerdict:
+        """What the status call says; no token is an answer that cannot tell, never the
+        producer's ``TokenUnavailable``: the payment may have executed."""
+        try:
+            token = self._token()
+        except TokenUnavailable as exc:
+            self.attempt.restart(None)  # the next run asks for a token afresh
+            return Inconclusive(f"no token for {status.method}: {exc}")
+        exchange = self.attempt.exchange(token, status.method, params)
+        return judge_status(exchange, status, self.settings.token.unauthorized_codes)
+
+    def _exhausted(self, record: LedgerRecord, step: Exhausted) -> LedgerRecord:
+        log.error("giving up: key=%s: %s", self.key, step.outcome.message)
+        return self.store.give_up(self.key, record.attempts, step.outcome, "given up")
 
     def _settle(self, record: LedgerRecord, step: Settle, method: str) -> LedgerRecord:
         self.unrecorded = step.outcome

@@ -5,15 +5,17 @@ payment to settle) raises ``RetryLater``; the task turns it into ``self.retry(co
 with the state below in its private kwargs ``_wait`` (token) and ``_ledger`` (ledger), because
 Celery's own retry counter would eat the business retry budget. That state comes back through
 the broker, so it is sealed (``_seal``: an HMAC over it, the task id and the call's own
-arguments, worker/core/seal.py) and its values checked for range: forged, replayed or foreign
-state is refused with ``InvalidRequest`` before anything is sent.
+arguments, worker/core/seal.py) and its values checked for range: forged or foreign state is
+refused with ``InvalidRequest`` before anything is sent. State that is merely old (sealed and
+intact, back late by redelivery after the host holding it died) is not refused: its token wait
+starts again, so it is served if a token can be had now.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from worker.core.seal import Seal
@@ -79,7 +81,10 @@ def ledger_wait_from_kwargs(value: Any) -> LedgerWait | None:
 
 SEAL_KWARG = "_seal"
 MAX_COUNT = 1_000_000  # polls, checks: far beyond any real wait, short of an attacker's hope
-SINCE_SLACK = 300.0  # seconds of clock difference a wait's start may show, either way
+SINCE_SLACK = 300.0  # seconds of clock difference a wait's start may show ahead of now
+# A run comes back at most a poll step after its wait's bound; one later than this slack spent
+# the time elsewhere (held by a host that died, then redelivered): its wait starts again.
+LATE_SLACK = 10.0
 
 
 def _payload(task_id: str, call: Mapping[str, Any], wait: Any, ledger: Any) -> dict[str, Any]:
@@ -112,7 +117,7 @@ def open_state(
     wait = token_wait_from_kwargs(wait_value)
     ledger = ledger_wait_from_kwargs(ledger_value)
     if wait is not None:
-        _check_wait(wait, policy, now)
+        wait = _check_wait(wait, policy, now)
     if ledger is not None and not (
         0 <= ledger.polls <= MAX_COUNT and 0 <= ledger.checks <= MAX_COUNT
     ):
@@ -120,8 +125,14 @@ def open_state(
     return wait, ledger
 
 
-def _check_wait(wait: TokenWait, policy: TokenSettings, now: float) -> None:
-    if not now - policy.wait_timeout - SINCE_SLACK <= wait.since <= now + SINCE_SLACK:
+def _check_wait(wait: TokenWait, policy: TokenSettings, now: float) -> TokenWait:
+    """The wait to go on with: ``ValueError`` if it cannot be the gateway's, started again if
+    it came back later than any wait of the gateway's own would (the time it spent in a dead
+    host's memory is not time spent waiting for a token)."""
+    if wait.since > now + SINCE_SLACK:
         raise ValueError("_wait began at a time out of range")
     if wait.stale_generation < 0 or not 0 <= wait.cycles <= policy.max_refresh_cycles + 1:
         raise ValueError("_wait holds counts out of range")
+    if now - wait.since > policy.wait_timeout + LATE_SLACK:
+        return replace(wait, since=now, cause=None)
+    return wait

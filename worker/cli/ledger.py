@@ -20,7 +20,7 @@ from worker.config import get_infrastructure, shown_url
 from worker.core.outages import Unavailable
 from worker.errors import PaynetGatewayError
 from worker.ledger.policy import operator_outcome
-from worker.ledger.record import IN_DOUBT, LedgerRecord, State
+from worker.ledger.record import UNSETTLED, LedgerRecord, State
 from worker.ledger.store import LedgerStore, encode_outcome
 from worker.lifecycle import open_database
 
@@ -173,10 +173,11 @@ def run_reconcile(key: str | None, timeout: float) -> int:
 
 @ledger.command(
     "settle",
-    help="Record an operator's decision on a key in doubt.",
+    help="Record an operator's decision on a key that has no outcome yet.",
     epilog=(
-        "Only a sent or unknown key, and not while a task may still be sending it. Resubmissions "
-        "get the decision: the transaction id, or an error telling them to use a new key."
+        "Any received, sent or unknown key, but not while a task may still be sending it. "
+        "Resubmissions get the decision: the transaction id, or an error telling them to use a "
+        "new key."
     ),
 )
 @click.argument("key")
@@ -198,8 +199,8 @@ def run_settle(key: str, executed: str | None, not_executed: bool, reason: str |
         record = store.load(key)
         if record is None:
             raise CommandError(f"no ledger entry for key {key!r}")
-        if record.state not in IN_DOUBT:
-            raise CommandError(f"key {key!r} is {record.state}: only a sent or unknown key")
+        if record.state not in UNSETTLED:
+            raise CommandError(f"key {key!r} is {record.state} already: its outcome is recorded")
         if record.state is State.SENT and record.check_after and record.check_after > record.now:
             raise CommandError(
                 f"key {key!r} may be at Paynet right now (its lease ends "

@@ -56,6 +56,7 @@ class _Metrics:
     call_duration: Histogram
     refresh_requests: Counter
     budget_deferrals: Counter
+    ledger_swept: Counter
 
 
 def _build() -> _Metrics:
@@ -100,6 +101,12 @@ def _build() -> _Metrics:
             ["profile"],
             registry=None,
         ),
+        ledger_swept=Counter(
+            "paynet_ledger_swept",
+            "Keys left sent past their lease that the workers' sweep reconciled, by result.",
+            ["result"],
+            registry=None,
+        ),
     )
 
 
@@ -138,6 +145,11 @@ def refresh_request(profile: str, enqueued: bool) -> None:
 
 def budget_deferral(profile: str) -> None:
     _metrics().budget_deferrals.labels(profile).inc()
+
+
+def ledger_swept(result: str) -> None:
+    """``result``: settled, reopened or unknown."""
+    _metrics().ledger_swept.labels(result).inc()
 
 
 # Serving, in the worker's main process

@@ -53,6 +53,8 @@ ledger = Table(
     Column("outcome", Text, nullable=True),  # JSON: {"result": ...} or {"error": {...}}
     Column("detail", Text, nullable=True),  # why it is in this state, for operators
     Column("attempts", Integer, nullable=False, default=0),  # times claimed for sending
+    # of those, claims released because provably nothing was sent (not a give-up reason)
+    Column("releases", Integer, nullable=False, default=0, server_default="0"),
     Column("owner", String(100), nullable=True),  # "<task id>:<claim nonce>" of the last claim
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),

@@ -34,13 +34,15 @@ POLL_FIRST = 0.1  # seconds before looking at a key another task is sending, dou
 POLL_MAX = 2.0  # and never longer, so a countdown message stays far below the visibility timeout
 CHECK_BACKOFF_FIRST = 0.5  # between status calls that could not tell
 CHECK_BACKOFF_MAX = 5.0
-# A key claimed this often without an outcome is not sent again: that is a message that kills
-# its worker every time (with task_reject_on_worker_lost it would loop), not bad luck.
+# A key sent this often without an outcome (each send then shown not executed) is not sent
+# again: that is a message that kills its worker every time (with task_reject_on_worker_lost it
+# would loop), not bad luck. Claims released because nothing was sent do not count.
 MAX_SENDS = 10
 # Implementation-defined JSON-RPC server error codes (-32000 to -32099) for outcomes that the
 # gateway records itself, so a producer tells them from Paynet's own codes.
 NOT_SUCCEEDED = -32001  # the status method reports the transaction in a state not a success
 SETTLED_NOT_EXECUTED = -32002  # an operator settled the key: it did not execute at Paynet
+NOT_SENT_AGAIN = -32003  # sent MAX_SENDS times, each shown not executed: given up, not executed
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,14 @@ class Unresolved:
     reason: str
 
 
-Step = Recorded | Conflict | Send | Hold | Reconcile | Unresolved
+@dataclass(frozen=True)
+class Exhausted:
+    """Never executed, and not to be sent again: record ``outcome`` (a definite failure)."""
+
+    outcome: jsonrpc.RpcError
+
+
+Step = Recorded | Conflict | Send | Hold | Reconcile | Unresolved | Exhausted
 
 
 def poll_delay(polls: int) -> float:
@@ -114,11 +123,8 @@ def decide_key(
     if record.state is State.UNKNOWN:
         return Unresolved(f"left unknown ({record.detail or 'no definite answer'})")
     if record.state is State.RECEIVED:
-        if record.attempts >= MAX_SENDS:
-            return Unresolved(
-                f"claimed for sending {record.attempts} times without an outcome being "
-                "recorded (is a worker dying on it?); not sent again"
-            )
+        if record.sends >= MAX_SENDS:
+            return Exhausted(exhausted(record.sends))
         return Send()
     remaining = ((record.check_after or record.updated_at) - record.now).total_seconds()
     if remaining > 0:
@@ -195,6 +201,18 @@ def found_outcome(found: Found, status: StatusMethod) -> jsonrpc.Answer:
         NOT_SUCCEEDED,
         f"{status.method} reports the transaction in state {state!r}, not a success",
         found.outcome.value,
+    )
+
+
+def exhausted(sends: int) -> jsonrpc.RpcError:
+    """A ``received`` row was shown not executed after each of its ``sends``: the truth is a
+    failure that did not execute, and the producer's next step a new key."""
+    return jsonrpc.RpcError(
+        NOT_SENT_AGAIN,
+        f"not executed at Paynet: sent {sends} times without an answer and each time shown "
+        "not executed (is a worker dying on it?); not sent again: find the cause, then send "
+        "it under a new idempotency key",
+        {"sends": sends},
     )
 
 

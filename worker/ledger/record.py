@@ -3,9 +3,12 @@
 States::
 
     received ──claim──▶ sent ──answer, or status: found──▶ succeeded | failed
-       ▲                 │ └── no definite answer in time ──▶ unknown ──operator──▶ ...
+       ▲  │              │ └── no definite answer in time ──▶ unknown ──operator──▶ ...
+       │  └── sent MAX_SENDS times, each shown not executed ──▶ failed (not executed)
        └── nothing was sent (-9999, connection refused), or status: not found
            once Paynet's processing window has passed
+
+An operator may settle any row that has no outcome yet (received, sent, unknown).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class State(StrEnum):
 
 FINISHED = frozenset({State.SUCCEEDED, State.FAILED})
 IN_DOUBT = frozenset({State.SENT, State.UNKNOWN})
+UNSETTLED = frozenset({State.RECEIVED, State.SENT, State.UNKNOWN})  # no outcome yet
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,12 @@ class LedgerRecord:
     seen_at: datetime | None = None  # the database's time when this row was read
     settled_by: str | None = None  # "operator" where an operator decided the outcome
     agent_id: str | None = None  # the payment's own id, which its status call looks up
+    releases: int = 0  # claims released because nothing was sent
+
+    @property
+    def sends(self) -> int:
+        """Claims whose request may have reached Paynet (every claim but the released ones)."""
+        return self.attempts - self.releases
 
     @property
     def now(self) -> datetime:

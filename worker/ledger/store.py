@@ -35,7 +35,7 @@ from worker.core.retry import retrying
 from worker.db.clock import db_time
 from worker.db.tables import ledger
 from worker.ledger.fingerprint import Fingerprint
-from worker.ledger.record import IN_DOUBT, LedgerRecord, State
+from worker.ledger.record import IN_DOUBT, UNSETTLED, LedgerRecord, State
 from worker.paynet import jsonrpc
 
 T = TypeVar("T")
@@ -78,6 +78,7 @@ def _record(row: RowMapping) -> LedgerRecord:
         seen_at=as_utc(row["seen_at"]) or updated,
         settled_by=row["settled_by"],
         agent_id=row["agent_id"],
+        releases=row["releases"],
     )
 
 
@@ -205,8 +206,14 @@ class LedgerStore:
         }
 
     def release(self, key: str, owner: str, detail: str) -> LedgerRecord:
-        """The sender knows nothing reached Paynet: the key may be sent again."""
-        values = {"state": State.RECEIVED.value, "detail": detail, "check_after": None}
+        """The sender knows nothing reached Paynet: the key may be sent again, and this claim
+        does not count against the give-up bound."""
+        values = {
+            "state": State.RECEIVED.value,
+            "detail": detail,
+            "check_after": None,
+            "releases": ledger.c.releases + 1,
+        }
         return self._transition("release", key, {State.SENT}, values, owner=owner)
 
     def doubt(self, key: str, owner: str, detail: str, settle: float) -> LedgerRecord:
@@ -237,10 +244,18 @@ class LedgerStore:
         values = {"state": State.RECEIVED.value, "detail": detail, "check_after": None}
         return self._transition("reopening", key, {State.SENT}, values, attempts=attempts)
 
+    def give_up(
+        self, key: str, attempts: int, outcome: jsonrpc.RpcError, detail: str
+    ) -> LedgerRecord:
+        """A ``received`` key that is not to be sent again: its definite failure, final."""
+        values = self._final(outcome, detail)
+        return self._transition("giving up", key, {State.RECEIVED}, values, attempts=attempts)
+
     def decide(self, key: str, outcome: jsonrpc.Answer, detail: str) -> LedgerRecord:
-        """An operator's decision on a key in doubt: final, whatever a task does after it."""
+        """An operator's decision on any key without an outcome yet (received, sent or
+        unknown): final, whatever a task does after it."""
         values = {**self._final(outcome, detail), "settled_by": "operator"}
-        return self._transition("settling by an operator", key, IN_DOUBT, values)
+        return self._transition("settling by an operator", key, UNSETTLED, values)
 
     def list(self, state: State | None = None, limit: int = 100) -> list[LedgerRecord]:
         """Most recently changed first."""
@@ -262,16 +277,28 @@ class LedgerStore:
         return {state.value: found.get(state.value, 0) for state in State}
 
     def stale(self, limit: int = 100) -> builtins.list[LedgerRecord]:
-        """What needs a look: ``sent`` rows past their lease, and every ``unknown`` row."""
-        overdue = (ledger.c.state == State.SENT.value) & (ledger.c.check_after < self._now())
-        query = select(ledger, self._now().label("seen_at"))
-        query = query.where(overdue | (ledger.c.state == State.UNKNOWN.value))
+        """What needs a look: ``sent`` rows past their lease (what the workers' sweep
+        reconciles), and every ``unknown`` row (what an operator decides), oldest first."""
+        unknown = ledger.c.state == State.UNKNOWN.value
+        return self._select("listing stale ledger keys", self._overdue() | unknown, limit)
+
+    def overdue(self, limit: int = 100) -> builtins.list[LedgerRecord]:
+        """``sent`` rows past their lease, oldest first: the sweep's share of ``stale``."""
+        return self._select("listing overdue ledger keys", self._overdue(), limit)
+
+    def _overdue(self) -> ColumnElement[bool]:
+        return (ledger.c.state == State.SENT.value) & (ledger.c.check_after < self._now())
+
+    def _select(
+        self, what: str, condition: ColumnElement[bool], limit: int
+    ) -> builtins.list[LedgerRecord]:
+        query = select(ledger, self._now().label("seen_at")).where(condition)
         query = query.order_by(ledger.c.updated_at).limit(limit)
 
         def operation(conn: Connection) -> list[LedgerRecord]:
             return [_record(row) for row in conn.execute(query).mappings()]
 
-        return self._run("listing stale ledger keys", operation)
+        return self._run(what, operation)
 
 
 def _insert_if_absent(
