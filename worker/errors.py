@@ -11,11 +11,17 @@ producer needs travels in ``args`` and every message is built here, never from a
     ├── MalformedResponse       the answer was not valid JSON-RPC
     ├── OutcomeUnknown          the request may have executed and could not be reconciled
     └── IdempotencyConflict     same idempotency key, different request
+
+Celery writes a failure's ``repr`` on its "raised expected" log line and in the task-failed
+event that Flower shows, and its ``str`` at the end of the traceback: neither holds Paynet's
+error data (a payment's fields and amounts), only its summary; ``args`` keep all of it.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from worker.summary import summary
 
 
 class PaynetGatewayError(Exception):
@@ -49,6 +55,11 @@ class PaynetRpcError(PaynetGatewayError):
 
     def __str__(self) -> str:
         return f"Paynet error {self.args[0]}: {self.args[1]}"
+
+    def __repr__(self) -> str:
+        """``PaynetRpcError(-31001, 'insufficient funds', <data: transactionId=7, 5 fields>)``."""
+        code, message, data = self.args
+        return f"{type(self).__name__}({code!r}, {message!r}, {summary(data, 'data')})"
 
 
 class TokenUnavailable(PaynetGatewayError):

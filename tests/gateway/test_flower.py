@@ -1,4 +1,5 @@
-"""What an operator sees in Flower: readable task names, and arguments without payment details."""
+"""What an operator sees in Flower: readable task names, and arguments, results and errors
+without payment details."""
 
 from __future__ import annotations
 
@@ -6,16 +7,26 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
 
 import pytest
 import requests
 from celery import Celery
+from sqlalchemy import Engine
 
 from simulator import Simulator
 from tests.support.flower import running_flower
+from tests.support.leaks import log_lines, search
+from tests.support.tokens import seed
 from tests.support.workers import WorkerPool
+from worker.errors import PaynetRpcError
+from worker.producer import GatewayClient
+from worker.tokens.crypto import TokenCipher
+from worker.tokens.store import TokenStore
 
 PHONE = "998901234567"
 
@@ -86,3 +97,54 @@ def test_flower_shows_task_names_and_the_method_profile_and_key_but_no_payment_d
     everything = json.dumps(tasks)
     for secret in [PHONE, password, *simulator.issued_tokens()]:
         assert secret not in everything
+
+
+def test_a_failed_payment_shows_paynets_error_data_to_the_producer_and_only_a_summary_elsewhere(
+    flower: str,
+    start_workers: Callable[..., WorkerPool],
+    producer: Celery,
+    simulator: Simulator,
+    engine: Engine,
+    token_key: str,
+) -> None:
+    # Paynet's error echoes payment details; the request carries none of these values, so a hit
+    # could only come from the error.
+    details = {"phone": "998911234567", "amount": "15000.50", "card": "8600123456789012"}
+    data = {"transactionId": 88001, "status": "7", **details, "comment": "card blocked"}
+    refused = {"code": -31002, "message": "payment refused", "data": data}
+    seed(TokenStore(engine, TokenCipher([token_key.encode()])), "default", "tok-" + token_urlsafe())
+    # The stored token spares a login: the worker's first request, id 1, is the payment.
+    simulator.inject_fault(
+        "resource", "raw", count=1, body=json.dumps({"jsonrpc": "2.0", "id": 1, "error": refused})
+    )
+    workers = start_workers(processes=1, concurrency=1, env={"LOG_LEVEL": "DEBUG"})
+    handle = GatewayClient(producer).perform_transaction(
+        "order-f1",
+        101,
+        {"phone": PHONE},
+        Decimal(25),
+        ordered_at=datetime(2025, 11, 26, tzinfo=UTC),
+    )
+
+    with pytest.raises(PaynetRpcError) as caught:
+        handle.get(timeout=60)
+    assert caught.value.args == (-31002, "payment refused", data)  # the producer gets it all
+
+    summary = (
+        "PaynetRpcError(-31002, 'payment refused', <data: transactionId=88001 status=7, 6 fields>)"
+    )
+    failed = tasks_seen(flower, count=1)[handle.id]
+    assert failed["state"] == "FAILURE"
+    assert failed["exception"] == summary
+    assert "Paynet error -31002: payment refused" in failed["traceback"]
+    flower_views = [
+        ("flower /api/tasks", json.dumps(requests.get(flower + "/api/tasks", timeout=5).json())),
+        ("flower task info", requests.get(f"{flower}/api/task/info/{handle.id}", timeout=5).text),
+        ("flower task page", requests.get(f"{flower}/task/{handle.id}", timeout=5).text),
+    ]
+    assert "transactionId=88001" in flower_views[2][1]
+    workers.stop()
+    logs = list(log_lines(worker.log_path for worker in workers.workers))
+    assert any(f"raised expected: {summary}" in line for _, line in logs)
+    assert any(" DEBUG " in line for _, line in logs)
+    assert [str(hit) for hit in search([*logs, *flower_views], details)] == []

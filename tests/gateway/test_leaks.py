@@ -92,6 +92,8 @@ def stored_results(results: list[AsyncResult]) -> list[tuple[str, str]]:
         found.append((f"result {result.id}", json.dumps(meta, default=str)))
         found.append((f"traceback {result.id}", str(result.traceback)))
         found.append((f"exception {result.id}", repr(result.result)))
+        # An error's repr sums its data up: its args are what the producer reads.
+        found.append((f"exception args {result.id}", repr(getattr(result.result, "args", None))))
     return found
 
 

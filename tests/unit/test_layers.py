@@ -21,7 +21,8 @@ WORKER = REPO_ROOT / "worker"
 CORE = {"worker.core", "worker.settings"}
 ALLOWED: dict[str, set[str]] = {
     "worker.settings": set(),
-    "worker.errors": set(),
+    "worker.summary": set(),
+    "worker.errors": {"worker.summary"},
     "worker.queues": set(),
     "worker.broker": {"worker.queues"},
     "worker.core": CORE,
@@ -30,12 +31,14 @@ ALLOWED: dict[str, set[str]] = {
     "worker.paynet": CORE,
     "worker.tokens": CORE | {"worker.paynet", "worker.db"},
     "worker.ledger": CORE | {"worker.paynet", "worker.db"},
-    "worker.calls": CORE | {"worker.tokens", "worker.ledger", "worker.paynet", "worker.errors"},
+    "worker.calls": CORE
+    | {"worker.tokens", "worker.ledger", "worker.paynet", "worker.errors", "worker.summary"},
     "worker.logs": CORE | {"worker.config"},
     # The producer's side: a payment-service imports it without any Paynet configuration, so
-    # it reaches only the contract (errors, queue names), of worker.calls only its reprs
-    # (tests/unit/test_producer_client.py checks that in a fresh interpreter).
-    "worker.producer": {"worker.errors", "worker.queues", "worker.calls"},
+    # it reaches only the contract (errors, queue names, the summary of a value), of
+    # worker.calls only its reprs (tests/unit/test_producer_client.py checks that in a fresh
+    # interpreter).
+    "worker.producer": {"worker.errors", "worker.queues", "worker.summary", "worker.calls"},
     "worker.schema": set(),
 }
 WIRING = (

@@ -203,7 +203,14 @@ def test_the_client_loads_nothing_that_reads_the_gateways_configuration() -> Non
         check=True,
         timeout=60,
     ).stdout.split()
-    contract = {"worker", "worker.errors", "worker.queues", "worker.calls", "worker.calls.reprs"}
+    contract = {
+        "worker",
+        "worker.errors",
+        "worker.queues",
+        "worker.summary",
+        "worker.calls",
+        "worker.calls.reprs",
+    }
     assert {m for m in loaded if not m.startswith("worker.producer")} == contract
 
 

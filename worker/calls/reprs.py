@@ -13,25 +13,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-_LIMIT = 120
-
-
-def _short(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > _LIMIT:
-        return value[:_LIMIT] + "..."
-    return value
+from worker.summary import short, summary
 
 
 def call_repr(kwargs: Mapping[str, Any]) -> str:
     """``{'method': ..., 'profile': ..., 'idempotency_key': ..., 'params': '<n fields>'}``."""
     shown: dict[str, Any] = {
-        "method": _short(kwargs.get("method")),
-        "profile": _short(kwargs.get("profile", "default")),
+        "method": short(kwargs.get("method")),
+        "profile": short(kwargs.get("profile", "default")),
     }
     if kwargs.get("idempotency_key") is not None:
-        shown["idempotency_key"] = _short(kwargs["idempotency_key"])
+        shown["idempotency_key"] = short(kwargs["idempotency_key"])
     if kwargs.get("path") is not None:
-        shown["path"] = _short(kwargs["path"])
+        shown["path"] = short(kwargs["path"])
     params = kwargs.get("params")
     if isinstance(params, dict):
         shown["params"] = f"<{len(params)} fields>"
@@ -49,29 +43,11 @@ def refresh_repr(kwargs: Mapping[str, Any]) -> str:
     return repr({key: kwargs[key] for key in keys if key in kwargs})
 
 
-# What a result may show of itself on a log line or in Flower: identifiers and states, which an
-# operator looks for, never fields or amounts.
-_SHOWN_RESULT_KEYS = ("transactionId", "agentTransactionId", "state", "status")
-
-
 def result_summary(value: Any) -> str:
     """``<result: transactionId=... state=..., 4 fields>``; lists and scalars by their type only.
 
     The full result stays in the result backend, for the producer; Celery's "succeeded" line and
-    the task-succeeded event (what Flower shows) get this instead.
+    the task-succeeded event (what Flower shows) get this instead. A failure's data is summed up
+    the same way (``PaynetRpcError``'s repr).
     """
-    if isinstance(value, Mapping):
-        shown = [
-            f"{key}={_short(value[key])}"
-            for key in _SHOWN_RESULT_KEYS
-            if key in value
-            and isinstance(value[key], int | str)
-            and not isinstance(value[key], bool)
-        ]
-        head = " ".join(shown)
-        return f"<result: {head + ', ' if head else ''}{len(value)} fields>"
-    if isinstance(value, list):
-        return f"<result: a list of {len(value)}>"
-    if value is None:
-        return "<result: none>"
-    return f"<result: a {type(value).__name__}>"
+    return summary(value, "result")
