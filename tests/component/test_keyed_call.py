@@ -8,64 +8,21 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from devservices.stack import Services
 from simulator import Simulator
-from tests.support.payments import payment
+from tests.support.keyed import a_key_in_doubt, keyed, like_a_task, with_token
 from tests.support.tcp_proxy import TcpProxy, postgres_target, postgres_via
 from tests.support.waiting import wait_for
-from worker.calls.request import CallRequest, parse_call
-from worker.calls.waits import RetryLater
-from worker.config import load_settings
-from worker.core.clock import utcnow
 from worker.errors import OutcomeUnknown, PaynetRpcError
-from worker.ledger.fingerprint import fingerprint
 from worker.ledger.policy import NOT_SUCCEEDED
 from worker.ledger.record import State
 from worker.ledger.store import LedgerStore
-from worker.runtime import Runtime, build_runtime
-from worker.tokens.refresher import Refreshed
-
-
-def like_a_task(runtime: Runtime, request: CallRequest, task_id: str) -> Any:
-    """Run the call as its task would: every ``RetryLater`` a countdown, then the next run."""
-    wait, ledger_wait = None, None
-    while True:
-        try:
-            return runtime.gateway.call(request, wait, ledger_wait, task_id)
-        except RetryLater as later:
-            time.sleep(later.countdown)
-            wait, ledger_wait = later.token, later.ledger
-
-
-@pytest.fixture
-def make_runtime(gateway_env: dict[str, str]) -> Iterator[Callable[..., Runtime]]:
-    built: list[Runtime] = []
-
-    def make(env: dict[str, str] | None = None, clock: Callable[[], datetime] = utcnow) -> Runtime:
-        settings = load_settings(env={**gateway_env, **(env or {})})
-        runtime = build_runtime(settings, lambda profile, generation: None, clock=clock)
-        built.append(runtime)
-        return runtime
-
-    yield make
-    for runtime in built:
-        runtime.close()
-
-
-def keyed(runtime: Runtime, key: str) -> CallRequest:
-    return parse_call(payment(key), runtime.settings.paynet.profiles)
-
-
-def with_token(runtime: Runtime) -> Runtime:
-    assert isinstance(runtime.refresher.refresh("default", 0), Refreshed)
-    return runtime
+from worker.runtime import Runtime
 
 
 def cut_once_executed(simulator: Simulator, proxy: TcpProxy, key: str) -> threading.Thread:
@@ -149,18 +106,6 @@ def test_an_answer_recorded_after_its_lease_keeps_what_the_ledger_already_settle
     assert simulator.stats()["executions"] == {"late": 1}
     assert not [r for r in caplog.records if "came after its lease" in r.getMessage()]
     proxy.cut()
-
-
-def a_key_in_doubt(engine: Any, key: str, unknown: bool = False) -> None:
-    """A payment sent earlier whose answer was lost, past its lease (or left ``unknown``)."""
-    store = LedgerStore(engine)
-    made = fingerprint(
-        "default", "/v2/gw/transaction", "performTransaction", payment(key)["params"]
-    )
-    store.open(key, made, agent_id=key)
-    store.claim(key, f"old-{key}:aa", -1)
-    if unknown:
-        store.mark_unknown(key, "gave up: no definite answer", owner=f"old-{key}:aa")
 
 
 def test_a_resubmitted_unknown_key_is_never_sent(

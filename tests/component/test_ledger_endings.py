@@ -10,13 +10,7 @@ from typing import Any
 import pytest
 
 from simulator import Simulator
-from tests.component.test_keyed_call import (  # noqa: F401 - make_runtime is a fixture
-    a_key_in_doubt,
-    keyed,
-    like_a_task,
-    make_runtime,
-    with_token,
-)
+from tests.support.keyed import a_key_in_doubt, keyed, like_a_task, with_token
 from tests.support.tcp_proxy import TcpProxy
 from worker.calls.reconcile import reconcile_abandoned
 from worker.errors import PaynetRpcError, ProviderUnavailable

@@ -15,7 +15,7 @@ from celery import Celery
 from celery.result import ResultSet
 
 from simulator import Simulator
-from tests.component.test_keyed_call import a_key_in_doubt
+from tests.support.keyed import a_key_in_doubt
 from tests.support.payments import pay
 from tests.support.waiting import wait_for
 from tests.support.workers import WorkerPool

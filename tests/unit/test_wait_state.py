@@ -57,6 +57,8 @@ def test_a_wait_that_ran_out_on_time_is_left_to_give_up() -> None:
     ],
     ids=["foreign key", "another task's state", "begun in the future"],
 )
-def test_state_that_cannot_be_the_gateways_own_is_refused(state: dict[str, Any], named: str) -> None:
+def test_state_that_cannot_be_the_gateways_own_is_refused(
+    state: dict[str, Any], named: str
+) -> None:
     with pytest.raises(ValueError, match=named):
         open_state(SEAL, "task-1", CALL, state, POLICY, NOW)
