@@ -7,7 +7,8 @@
 It uses the package's producer client (``worker.producer``), which needs the broker's address
 and no Paynet setting. A payment's ``time`` is its order's (``--ordered-at``, stored with the
 order), never the clock: running the same ``pay`` again resubmits the same payment, which is
-what to do after a timeout or ``OutcomeUnknown``, and prints the same result, executed once.
+what to do after a timeout, ``ProviderUnavailable`` or ``TokenUnavailable``, and prints the same
+result, executed once (after ``OutcomeUnknown`` it prints the operator's decision once made).
 Exit 0 with the JSON-RPC result on standard output, 1 with the error on standard error.
 """
 
@@ -29,7 +30,9 @@ from worker.producer import CallHandle, GatewayClient, producer_app
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--timeout", type=float, default=60.0)
+    # A payment whose answer was lost settles within Paynet's processing window plus the
+    # reconcile timeout (about six minutes at the defaults): wait a little longer than that.
+    parser.add_argument("--timeout", type=float, default=420.0)
     actions = parser.add_subparsers(dest="action", required=True)
     pay = actions.add_parser("pay", help="pay an order (again: the same payment, once)")
     pay.add_argument("order_id", help="the payment's own id, which is also its idempotency key")
