@@ -39,7 +39,12 @@ ALLOWED: dict[str, set[str]] = {
     "worker.schema": set(),
 }
 WIRING = ("worker.runtime", "worker.lifecycle", "worker.celery", "worker.cli", "worker.masking")
-PURE = ("worker.tokens.policy", "worker.ledger.policy", "worker.paynet.verdicts")
+PURE = (
+    "worker.tokens.policy",
+    "worker.ledger.policy",
+    "worker.paynet.verdicts",
+    "worker.paynet.stages",
+)
 IO_LIBRARIES = ("requests", "urllib3", "redis", "sqlalchemy", "prometheus_client", "celery")
 
 
