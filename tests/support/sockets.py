@@ -2,11 +2,14 @@
 
 Each one breaks the transport at a chosen stage (before the handshake, after the request was
 read, in the body...), so the client's verdict is tested against what the server really saw.
+``BreakingFront`` is such a function: a TLS front before the simulator that lets a request
+through to it and then breaks the stream instead of returning the answer.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import select
@@ -16,6 +19,8 @@ import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
 
 from tests.support.tls import Certificate
 
@@ -178,3 +183,47 @@ def full_backlog() -> Iterator[int]:
         for filler in fillers:
             filler.close()
         listener.close()
+
+
+class BreakingFront:
+    """A TLS front before an HTTP server (the simulator): forwards every request and returns its
+    answer on a keep-alive connection, except that for requests ``breaks`` picks it forwards
+    the request (so the server executes it), then breaks the TLS stream instead of answering,
+    as a load balancer that fails mid-answer does: ``times`` times at most."""
+
+    def __init__(
+        self, upstream: str, breaks: Callable[[dict[str, Any]], bool], times: int = 1
+    ) -> None:
+        self.upstream = urlsplit(upstream)
+        self.breaks = breaks
+        self.times = times
+        self.broken = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, conn: socket.socket, server: TinyServer) -> None:
+        while True:
+            request = server.read_request(conn)
+            head, body = request.split(b"\r\n\r\n", 1)
+            status, answered = self._forward(head.split(b" ")[1].decode(), body)
+            if self._breaking(json.loads(body)):
+                write_raw(conn, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                conn.close()
+                return
+            head_out = f"HTTP/1.1 {status} -\r\nContent-Type: application/json\r\n"
+            conn.sendall(f"{head_out}Content-Length: {len(answered)}\r\n\r\n".encode() + answered)
+
+    def _breaking(self, request: dict[str, Any]) -> bool:
+        with self._lock:
+            if self.broken >= self.times or not self.breaks(request):
+                return False
+            self.broken += 1
+            return True
+
+    def _forward(self, path: str, body: bytes) -> tuple[int, bytes]:
+        upstream = http.client.HTTPConnection(self.upstream.netloc, timeout=30)
+        try:
+            upstream.request("POST", path, body, {"Content-Type": "application/json"})
+            response = upstream.getresponse()
+            return response.status, response.read()
+        finally:
+            upstream.close()
