@@ -219,6 +219,19 @@ def test_a_body_that_stops_past_the_deadline_leaves_it_in_doubt(
     assert failure.detail == "read timeout in the body"
 
 
+def test_a_body_cut_short_leaves_it_in_doubt(certificate: Certificate) -> None:
+    def cuts_the_body(conn: socket.socket, server: TinyServer) -> None:
+        server.read_request(conn)
+        conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"jsonrpc": ')
+        conn.close()
+
+    with serving(cuts_the_body, certificate) as server:
+        failure = failure_of(paynet_at(server.url, certificate))
+        assert server.requests == 1
+    assert verdict(failure) == (Cause.UNREACHABLE, True)
+    assert failure.detail == "connection lost in the body"
+
+
 # Keep-alive: only a fresh connect that is refused proves nothing was sent.
 
 

@@ -1,8 +1,10 @@
 """The HTTP side of Paynet: one pooled session per worker process, failures classified once.
 
-Foreign exceptions (requests, urllib3) are translated here and nowhere else, into
+Foreign exceptions (requests, urllib3) are translated in ``post`` and nowhere else, into
 ``TransportFailure`` for resources and ``LoginFailure`` for the token endpoint. Whether a failed
-request may have reached Paynet (``maybe_sent``) decides whether a payment may be re-sent.
+request may have reached Paynet (``maybe_sent``) decides whether a payment may be re-sent; it is
+decided by the stage the request reached (recorded by ``transport``, judged by ``stages``), never
+by the exception's class: the same ``SSLError`` is a refused certificate or a broken answer.
 """
 
 from __future__ import annotations
