@@ -25,7 +25,8 @@ from worker.core.seal import Seal
 from worker.db.clock import DatabaseClock
 from worker.db.engine import make_engine
 from worker.ledger.store import LedgerStore
-from worker.paynet.client import PaynetClient, new_session
+from worker.paynet.client import PaynetClient
+from worker.paynet.transport import new_session
 from worker.settings import Settings
 from worker.tokens.coordination import Coordinator, Enqueue
 from worker.tokens.crypto import cipher_from_settings, seal_from_settings

@@ -9,16 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
 
 from tests.support.answers import CORPUS, NO_TOKEN_LOGINS, BadAnswer
 from worker.core.causes import Cause
 from worker.core.redaction import MASK, register_secret
 from worker.paynet import jsonrpc
-from worker.paynet.client import _translate
 from worker.paynet.failures import HttpAnswer, LoginFailure
 from worker.paynet.verdicts import judge_login
 
@@ -88,48 +85,6 @@ def test_amounts_stay_exact_decimals() -> None:
     assert parsed == jsonrpc.RpcResult(
         {"amount": Decimal("15000.10"), "fee": Decimal("0.1"), "count": 3}
     )
-
-
-@pytest.mark.parametrize(
-    ("exc", "cause", "maybe_sent"),
-    [
-        (requests.ConnectTimeout(), Cause.TIMEOUT, False),
-        (requests.ReadTimeout(), Cause.TIMEOUT, True),
-        (
-            requests.ConnectionError(ReadTimeoutError(None, "/v2/user", "Read timed out.")),
-            Cause.TIMEOUT,
-            True,
-        ),
-        (
-            requests.ConnectionError(
-                MaxRetryError(None, "/v2/user", NewConnectionError(None, "refused"))
-            ),
-            Cause.UNREACHABLE,
-            False,
-        ),
-        (requests.ConnectionError("Connection aborted."), Cause.UNREACHABLE, True),
-        (requests.exceptions.ChunkedEncodingError("IncompleteRead"), Cause.UNREACHABLE, True),
-        (requests.exceptions.ContentDecodingError("bad gzip"), Cause.MALFORMED, True),
-        (requests.TooManyRedirects(), Cause.HTTP_ERROR, True),
-        (requests.exceptions.SSLError(), Cause.UNREACHABLE, False),
-    ],
-    ids=[
-        "connect_timeout",
-        "read_timeout",
-        "read_timeout_while_streaming_the_body",
-        "connection_refused",
-        "connection_reset",
-        "cut_mid_body",
-        "undecodable_body",
-        "redirect_loop",
-        "tls",
-    ],
-)
-def test_transport_failures_are_classified_once(
-    exc: requests.RequestException, cause: Cause, maybe_sent: bool
-) -> None:
-    failure = _translate(exc)
-    assert (failure.cause, failure.maybe_sent) == (cause, maybe_sent)
 
 
 # Arbitrary input: only an Answer or MalformedAnswer may come out of the parser, only a token

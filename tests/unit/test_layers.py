@@ -49,7 +49,12 @@ WIRING = (
     "worker.masking",
     "worker.sweeps",
 )
-PURE = ("worker.tokens.policy", "worker.ledger.policy", "worker.paynet.verdicts")
+PURE = (
+    "worker.tokens.policy",
+    "worker.ledger.policy",
+    "worker.paynet.verdicts",
+    "worker.paynet.stages",
+)
 IO_LIBRARIES = ("requests", "urllib3", "redis", "sqlalchemy", "prometheus_client", "celery")
 
 

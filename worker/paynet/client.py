@@ -1,8 +1,10 @@
 """The HTTP side of Paynet: one pooled session per worker process, failures classified once.
 
-Foreign exceptions (requests, urllib3) are translated here and nowhere else, into
+Foreign exceptions (requests, urllib3) are translated in ``post`` and nowhere else, into
 ``TransportFailure`` for resources and ``LoginFailure`` for the token endpoint. Whether a failed
-request may have reached Paynet (``maybe_sent``) decides whether a payment may be re-sent.
+request may have reached Paynet (``maybe_sent``) decides whether a payment may be re-sent; it is
+decided by the stage the request reached (recorded by ``transport``, judged by ``stages``), never
+by the exception's class: the same ``SSLError`` is a refused certificate or a broken answer.
 """
 
 from __future__ import annotations
@@ -14,15 +16,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import HTTPError
 from urllib3.util import Timeout
 
 from worker.core import metrics
-from worker.core.causes import Cause
 from worker.core.redaction import register_secret, register_token
 from worker.paynet import jsonrpc
 from worker.paynet.failures import HttpAnswer, HttpMalformed, LoginFailure, TransportFailure
+from worker.paynet.stages import Fault, Stage, judge_transport
+from worker.paynet.transport import fault_of, new_session, tracking
 from worker.paynet.verdicts import judge_login, parse_http
 from worker.settings import ProfileSettings
 
@@ -33,46 +35,6 @@ _ids = itertools.count(1)
 class LoginSuccess:
     token: str
     elapsed: float
-
-
-def new_session(pool_size: int = 64) -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
-def _never_connected(exc: requests.ConnectionError) -> bool:
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, NewConnectionError | NameResolutionError)
-
-
-def _timed_out_reading(exc: requests.ConnectionError) -> bool:
-    """requests reports a read timeout while streaming the body as a ConnectionError."""
-    return bool(exc.args) and isinstance(exc.args[0], ReadTimeoutError)
-
-
-def _translate(exc: requests.RequestException) -> TransportFailure:
-    if isinstance(exc, requests.ConnectTimeout):
-        return TransportFailure(Cause.TIMEOUT, "connect timeout", maybe_sent=False)
-    if isinstance(exc, requests.ReadTimeout):
-        return TransportFailure(Cause.TIMEOUT, "read timeout", maybe_sent=True)
-    if isinstance(exc, requests.exceptions.SSLError):
-        return TransportFailure(Cause.UNREACHABLE, "TLS handshake failed", maybe_sent=False)
-    if isinstance(exc, requests.ConnectionError):
-        if _timed_out_reading(exc):
-            return TransportFailure(Cause.TIMEOUT, "read timeout in the body", maybe_sent=True)
-        if _never_connected(exc):
-            return TransportFailure(Cause.UNREACHABLE, "connection refused", maybe_sent=False)
-        return TransportFailure(Cause.UNREACHABLE, "connection lost", maybe_sent=True)
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return TransportFailure(Cause.UNREACHABLE, "connection lost in the body", maybe_sent=True)
-    if isinstance(exc, requests.exceptions.ContentDecodingError):
-        return TransportFailure(Cause.MALFORMED, "body cannot be decompressed", maybe_sent=True)
-    if isinstance(exc, requests.TooManyRedirects):
-        return TransportFailure(Cause.HTTP_ERROR, "too many redirects", maybe_sent=True)
-    return TransportFailure(Cause.UNREACHABLE, type(exc).__name__, maybe_sent=True)
 
 
 class PaynetClient:
@@ -92,27 +54,33 @@ class PaynetClient:
 
     def post(self, path: str, body: dict[str, Any], read_timeout: float) -> HttpAnswer:
         """One POST within a total deadline of connect plus read timeout (not per read), never
-        following a redirect: a 3xx comes back as it is, its ``Location`` host named."""
+        following a redirect: a 3xx comes back as it is, its ``Location`` host named. A failure
+        is judged by how far the request got (``worker.paynet.stages``), not by its class."""
+        with tracking() as progress:
+            try:
+                return self._post(path, body, read_timeout)
+            except (OSError, HTTPError) as exc:  # requests' own errors are OSErrors too
+                failure = judge_transport(progress.stage, fault_of(exc), progress.reused)
+                raise failure from None
+
+    def _post(self, path: str, body: dict[str, Any], read_timeout: float) -> HttpAnswer:
         started = time.monotonic()
         connect = self.profile.timeouts.connect
         deadline = started + connect + read_timeout
         timeout = Timeout(connect=connect, read=read_timeout, total=connect + read_timeout)
-        try:
-            with self.session.post(
-                self.profile.url(path),
-                data=jsonrpc.encode(body),
-                headers={"Content-Type": "application/json"},
-                timeout=timeout,  # type: ignore[arg-type]  # requests takes urllib3's
-                verify=self._verify,
-                stream=True,
-                allow_redirects=False,  # a redirect would re-post the token, or drop the body
-            ) as response:
-                content = _read_limited(response, deadline)
-                location = response.headers.get("Location") if response.is_redirect else None
-                elapsed = time.monotonic() - started
-                return HttpAnswer(response.status_code, content, elapsed, _host(location))
-        except requests.RequestException as exc:
-            raise _translate(exc) from None
+        with self.session.post(
+            self.profile.url(path),
+            data=jsonrpc.encode(body),
+            headers={"Content-Type": "application/json"},
+            timeout=timeout,  # type: ignore[arg-type]  # requests takes urllib3's
+            verify=self._verify,
+            stream=True,
+            allow_redirects=False,  # a redirect would re-post the token, or drop the body
+        ) as response:
+            content = _read_limited(response, deadline)
+            location = response.headers.get("Location") if response.is_redirect else None
+            elapsed = time.monotonic() - started
+            return HttpAnswer(response.status_code, content, elapsed, _host(location))
 
     def call(
         self, method: str, params: dict[str, Any], token: str, path: str | None = None
@@ -171,7 +139,7 @@ def _read_limited(response: requests.Response, deadline: float) -> bytes:
     chunk: bytes
     for chunk in response.iter_content(chunk_size=65536):
         if time.monotonic() > deadline:
-            raise TransportFailure(Cause.TIMEOUT, "send deadline passed in the body", True)
+            raise judge_transport(Stage.ANSWERED, Fault.DEADLINE)
         size += len(chunk)
         if size > jsonrpc.MAX_BODY_BYTES:
             return b"".join(chunks) + chunk  # decode() rejects it as oversized

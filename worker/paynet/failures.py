@@ -1,8 +1,9 @@
 """What can go wrong on the wire, as plain values and exceptions: no I/O, no HTTP library.
 
 ``TransportFailure`` (no usable HTTP answer; ``maybe_sent`` says whether the request may have
-reached Paynet), ``HttpMalformed`` (an HTTP answer that is not JSON-RPC to our request) and
-``LoginFailure`` (a classified failure to log in). Every ``detail`` is safe to log.
+reached Paynet: false only when no byte of it was written, see ``stages``), ``HttpMalformed``
+(an HTTP answer that is not JSON-RPC to our request) and ``LoginFailure`` (a classified failure
+to log in). Every ``detail`` is safe to log.
 """
 
 from __future__ import annotations
