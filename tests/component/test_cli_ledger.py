@@ -151,7 +151,7 @@ def test_reconcile_records_a_payment_found_at_paynet_and_leaves_the_others(
     assert isinstance(runtime.refresher.refresh("default", 0), Refreshed)  # a token to ask with
     runtime.close()
     store = LedgerStore(engine)
-    simulator.state.perform("found-4", 15000)  # it did execute; the answer was lost
+    executed = simulator.state.perform("found-4")  # it did execute; the answer was lost
     in_doubt(store, "found-4")
     in_doubt(store, "missing-5")
 
@@ -160,6 +160,7 @@ def test_reconcile_records_a_payment_found_at_paynet_and_leaves_the_others(
     assert one.stdout.strip() == "found-4: found at Paynet: recorded as succeeded"
     record = store.load("found-4")
     assert record is not None and record.state is State.SUCCEEDED
+    assert record.outcome == jsonrpc.RpcResult(executed)  # Paynet's record, as performTransaction's
     every = ledger_cli(gateway_env, "reconcile")
     assert every.returncode == 0, every.stderr
     assert every.stdout.startswith("missing-5: not found")

@@ -49,13 +49,14 @@ def refresh_repr(kwargs: Mapping[str, Any]) -> str:
     return repr({key: kwargs[key] for key in keys if key in kwargs})
 
 
-# What a result may show of itself on a log line or in Flower: identifiers and states, which an
-# operator looks for, never fields or amounts.
-_SHOWN_RESULT_KEYS = ("transactionId", "agentTransactionId", "state", "status")
+# What a result may show of itself on a log line or in Flower: Paynet's transaction id and
+# status, which an operator looks for, never fields or amounts. Only members the public trace of
+# Paynet's answer shows (transactionId, status): no other may be assumed to be harmless.
+_SHOWN_RESULT_KEYS = ("transactionId", "status")
 
 
 def result_summary(value: Any) -> str:
-    """``<result: transactionId=... state=..., 4 fields>``; lists and scalars by their type only.
+    """``<result: transactionId=... status=..., 5 fields>``; lists and scalars by their type only.
 
     The full result stays in the result backend, for the producer; Celery's "succeeded" line and
     the task-succeeded event (what Flower shows) get this instead.
