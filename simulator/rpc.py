@@ -123,7 +123,7 @@ def _perform(state: SimulatorState, request: Request, params: dict[str, Any]) ->
     agent_id = params.get("id")
     if not _valid_agent_id(agent_id):
         return _invalid_params(request)
-    return Reply(jsonrpc.result(request.id, state.perform(agent_id)))
+    return Reply(jsonrpc.result(request.id, state.perform(agent_id, params.get("amount"))))
 
 
 def _check_by_agent_id(state: SimulatorState, request: Request, params: dict[str, Any]) -> Reply:

@@ -170,6 +170,11 @@ class Simulator:
         (which, as Paynet's, never names the agent id) to the payment it sent."""
         return self.state.transaction_ids(agent_id)
 
+    def amounts(self, agent_id: Any) -> list[Any]:
+        """The amount each of those payments received, as read (a fraction as a Decimal, every
+        digit kept): how a test sees an amount arrive exact, since no answer holds it."""
+        return self.state.amounts(agent_id)
+
     def issued_tokens(self) -> list[str]:
         """Every token issued since the last reset, oldest first (for leak searches in logs)."""
         return self.state.issued_tokens()

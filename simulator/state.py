@@ -137,10 +137,10 @@ class SimulatorState:
 
     # payments
 
-    def perform(self, agent_id: Any) -> dict[str, Any]:
+    def perform(self, agent_id: Any, amount: Any = None) -> dict[str, Any]:
         """Execute a payment; its result, a copy, so callers never race the book."""
         with self._lock:
-            return self._book.perform(agent_id).as_result()
+            return self._book.perform(agent_id, amount).as_result()
 
     def by_agent_id(self, agent_id: Any) -> dict[str, Any] | None:
         """A payment's result by the agent's id; a copy, so callers never race the book."""
@@ -157,7 +157,12 @@ class SimulatorState:
     def transaction_ids(self, agent_id: Any) -> list[int]:
         """Every payment executed under the agent's id, oldest first (no answer names it)."""
         with self._lock:
-            return self._book.transaction_ids(agent_id)
+            return [t.transaction_id for t in self._book.executed(agent_id)]
+
+    def amounts(self, agent_id: Any) -> list[Any]:
+        """The amount each of those payments received, as read (no answer holds it)."""
+        with self._lock:
+            return [t.amount for t in self._book.executed(agent_id)]
 
     def cancel(self, transaction_id: Any) -> dict[str, Any] | None:
         """Cancel a payment; its result after cancelling."""

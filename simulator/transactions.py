@@ -2,8 +2,8 @@
 
 A payment is answered as the public trace shows Paynet's record (DESIGN.md, "What is known of the
 Paynet agent API"): ``transactionId`` (an int), ``status`` ``"0"`` with ``statusText`` ``"OK"``,
-``time`` and ``response`` (a list); nothing more. The agent's own id is kept only inside the
-book, for the per-agent-id counters tests assert on; no answer carries it.
+``time`` and ``response`` (a list); nothing more. The agent's own id and the amount received
+are kept only inside the book, for the counters and checks tests make; no answer carries them.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class Transaction:
     transaction_id: int
     agent_id: str  # internal: the book's index, never answered
     time: str
+    amount: Any = None  # internal: as received, so tests see it arrived exact; never answered
     status: str = STATUS_OK
     status_text: str = STATUS_TEXT_OK
     response: list[Any] = field(default_factory=list)
@@ -60,10 +61,11 @@ class TransactionBook:
         self._executions: Counter[str] = Counter()
         self._next_id = 1
 
-    def perform(self, agent_id: Any) -> Transaction:
+    def perform(self, agent_id: Any, amount: Any = None) -> Transaction:
         """Execute a payment; every call counts, duplicates included, so tests can see them."""
         key = agent_key(agent_id)
-        transaction = Transaction(self._next_id, key, self._now().strftime(TIME_FORMAT))
+        now = self._now().strftime(TIME_FORMAT)
+        transaction = Transaction(self._next_id, key, now, amount)
         self._next_id += 1
         self._by_id[transaction.transaction_id] = transaction
         self._by_agent.setdefault(key, []).append(transaction)
@@ -75,9 +77,9 @@ class TransactionBook:
         executed = self._by_agent.get(agent_key(agent_id))
         return executed[-1] if executed else None
 
-    def transaction_ids(self, agent_id: Any) -> list[int]:
+    def executed(self, agent_id: Any) -> list[Transaction]:
         """Every payment executed under the agent's own id, oldest first."""
-        return [t.transaction_id for t in self._by_agent.get(agent_key(agent_id), [])]
+        return list(self._by_agent.get(agent_key(agent_id), []))
 
     def by_id(self, transaction_id: Any) -> Transaction | None:
         """A payment by Paynet's transaction id (int or numeric string)."""

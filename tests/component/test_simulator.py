@@ -327,6 +327,7 @@ def test_perform_transaction_counts_every_execution_per_agent_id(
     assert sim.transaction_ids("agent-1") == [1, 2]
     assert sim.transaction_ids(2) == [3]
     assert sim.transaction_ids("never") == []
+    assert sim.amounts("agent-1") == [500, None]  # as received: kept, never answered
 
 
 def test_every_payment_method_answers_the_traced_record_and_nothing_more(
@@ -442,6 +443,12 @@ def test_an_amount_round_trips_with_every_decimal_digit(
     )
 
     echoed = http.post(sim.resource_url, data=echo.replace("TOKEN", token), timeout=5)
+    paid = '{"jsonrpc":"2.0","method":"performTransaction","id":1,"token":"TOKEN",'
+    paid += '"params":{"id":"d1","amount":12345.670}}'
+    performed = http.post(sim.resource_url, data=paid.replace("TOKEN", token), timeout=5)
+
+    assert "amount" not in performed.json()["result"]
+    assert [str(amount) for amount in sim.amounts("d1")] == ["12345.670"]
 
     assert json.loads(echoed.text, parse_float=Decimal)["result"]["amount"] == Decimal("12345.67")
     assert echoed.text.endswith(
