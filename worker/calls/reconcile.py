@@ -1,7 +1,8 @@
 """An operator's reconciliation: ask the status method about one key now, outside any task.
 
 The same send path as a task's (token, post, redaction), and the same judgment of the answer;
-but only "found" changes the ledger. Anything else is reported and the key left as it is: an
+but only "found" (in a status the settings call succeeded or failed) changes the ledger.
+Anything else, a status it cannot judge included, is reported and the key left as it is: an
 operator decides the rest (``paynet-gateway ledger settle``).
 """
 
