@@ -11,12 +11,14 @@ from .faults import FAULT_KINDS, TARGETS
 from .handler import DEFAULT_RESOURCE_PATH, LOGIN_PATH
 from .server import Simulator
 from .tokens import fingerprint
+from .transactions import STATUS_CANCELLED
 
 __all__ = [
     "DEFAULT_ACCOUNT",
     "DEFAULT_RESOURCE_PATH",
     "FAULT_KINDS",
     "LOGIN_PATH",
+    "STATUS_CANCELLED",
     "TARGETS",
     "Account",
     "Config",

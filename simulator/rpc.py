@@ -123,8 +123,7 @@ def _perform(state: SimulatorState, request: Request, params: dict[str, Any]) ->
     agent_id = params.get("id")
     if not _valid_agent_id(agent_id):
         return _invalid_params(request)
-    transaction = state.perform(agent_id, params.get("amount"))
-    return Reply(jsonrpc.result(request.id, transaction.as_result()))
+    return Reply(jsonrpc.result(request.id, state.perform(agent_id, params.get("amount"))))
 
 
 def _check_by_agent_id(state: SimulatorState, request: Request, params: dict[str, Any]) -> Reply:
@@ -139,14 +138,7 @@ def _check(state: SimulatorState, request: Request, params: dict[str, Any]) -> R
 
 
 def _cancel(state: SimulatorState, request: Request, params: dict[str, Any]) -> Reply:
-    found = state.cancel(params.get("transactionId"))
-    if found is None:
-        return _not_found(request)
-    return Reply(
-        jsonrpc.result(
-            request.id, {"transactionId": found["transactionId"], "state": found["state"]}
-        )
-    )
+    return _found_or_not(request, state.cancel(params.get("transactionId")))
 
 
 _Method = Callable[[SimulatorState, Request, Any], Reply]

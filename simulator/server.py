@@ -165,6 +165,16 @@ class Simulator:
         """What the simulator has received, as the control interface reports it."""
         return self.state.stats()
 
+    def transaction_ids(self, agent_id: Any) -> list[int]:
+        """The payments executed under an agent id, oldest first: how a test ties a result
+        (which, as Paynet's, never names the agent id) to the payment it sent."""
+        return self.state.transaction_ids(agent_id)
+
+    def amounts(self, agent_id: Any) -> list[Any]:
+        """The amount each of those payments received, as read (a fraction as a Decimal, every
+        digit kept): how a test sees an amount arrive exact, since no answer holds it."""
+        return self.state.amounts(agent_id)
+
     def issued_tokens(self) -> list[str]:
         """Every token issued since the last reset, oldest first (for leak searches in logs)."""
         return self.state.issued_tokens()

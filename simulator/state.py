@@ -13,7 +13,7 @@ from .accounts import DEFAULT_ACCOUNT, Account
 from .config import Config
 from .faults import Fault, FaultBoard
 from .tokens import TokenRegistry, fingerprint
-from .transactions import Transaction, TransactionBook
+from .transactions import TransactionBook
 
 
 @dataclass(frozen=True)
@@ -137,10 +137,10 @@ class SimulatorState:
 
     # payments
 
-    def perform(self, agent_id: Any, amount: Any) -> Transaction:
-        """Execute a payment."""
+    def perform(self, agent_id: Any, amount: Any = None) -> dict[str, Any]:
+        """Execute a payment; its result, a copy, so callers never race the book."""
         with self._lock:
-            return self._book.perform(agent_id, amount)
+            return self._book.perform(agent_id, amount).as_result()
 
     def by_agent_id(self, agent_id: Any) -> dict[str, Any] | None:
         """A payment's result by the agent's id; a copy, so callers never race the book."""
@@ -153,6 +153,16 @@ class SimulatorState:
         with self._lock:
             found = self._book.by_id(transaction_id)
             return found.as_result() if found else None
+
+    def transaction_ids(self, agent_id: Any) -> list[int]:
+        """Every payment executed under the agent's id, oldest first (no answer names it)."""
+        with self._lock:
+            return [t.transaction_id for t in self._book.executed(agent_id)]
+
+    def amounts(self, agent_id: Any) -> list[Any]:
+        """The amount each of those payments received, as read (no answer holds it)."""
+        with self._lock:
+            return [t.amount for t in self._book.executed(agent_id)]
 
     def cancel(self, transaction_id: Any) -> dict[str, Any] | None:
         """Cancel a payment; its result after cancelling."""

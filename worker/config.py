@@ -87,11 +87,23 @@ def _resolve(node: Any, env: Mapping[str, str], key: str) -> Any:
     return node
 
 
+# Keys an older file may still hold, and what replaced them, so its error says what to write.
+_REPLACED = {
+    "state_field": "status_field (Paynet's record has a status member, no state)",
+    "succeeded_states": 'succeeded_statuses (strings, as Paynet writes them: ["0"])',
+}
+
+
+def _unknown(loc: tuple[int | str, ...]) -> str:
+    replaced = _REPLACED.get(str(loc[-1])) if loc else None
+    return f"unknown key, replaced by {replaced}" if replaced else "unknown key"
+
+
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors(include_input=False, include_url=False):
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        message = _unknown(item["loc"]) if item["type"] == "extra_forbidden" else item["msg"]
         lines.append(f"{key}: {message}")
     return "invalid configuration: " + "; ".join(lines)
 

@@ -128,11 +128,40 @@ class StatusMethod(_Frozen):
     # "Not found" counts as "not executed" only this long after the last send: until then
     # Paynet may still be processing it (worker/ledger/policy.py).
     max_processing: float = Field(240.0, gt=0)
-    # The member of a found transaction that holds its state, and the states that are a
-    # success; any other state (cancelled, failed) is recorded as a failure. None: found is
-    # success.
-    state_field: str | None = "state"
-    succeeded_states: tuple[int | str, ...] = (1,)
+    # How a found transaction is judged (worker/ledger/policy.py): by the member holding its
+    # status (the public trace shows ``status``, "0" meaning OK) and the values that mean
+    # executed, failed or still in progress. Statuses are strings, as the trace writes them; an
+    # integer in these lists or in an answer counts as its decimal text. A missing member, or
+    # a value in no list, cannot be judged: asked again, then left unknown, never guessed.
+    status_field: str = Field("status", min_length=1)
+    succeeded_statuses: tuple[str, ...] = ("0",)
+    failed_statuses: tuple[str, ...] = ()
+    in_progress_statuses: tuple[str, ...] = ()
+
+    @field_validator("succeeded_statuses", "failed_statuses", "in_progress_statuses", mode="before")
+    @classmethod
+    def _statuses_as_text(cls, value: object) -> object:
+        """``[0]`` in YAML means the status "0"; true/false are no status at all."""
+        if not isinstance(value, list | tuple):
+            return value
+        if any(isinstance(item, bool) for item in value):
+            raise ValueError("a status is a string (or an integer), never true or false")
+        return [str(item) if isinstance(item, int) else item for item in value]
+
+    @model_validator(mode="after")
+    def _each_status_means_one_thing(self) -> StatusMethod:
+        lists = {
+            "succeeded_statuses": self.succeeded_statuses,
+            "failed_statuses": self.failed_statuses,
+            "in_progress_statuses": self.in_progress_statuses,
+        }
+        seen: dict[str, str] = {}
+        for name, statuses in lists.items():
+            for value in statuses:
+                if value in seen and seen[value] != name:
+                    raise ValueError(f"status {value!r} is in both {seen[value]} and {name}")
+                seen[value] = name
+        return self
 
 
 class LedgerSettings(_Frozen):

@@ -2,7 +2,7 @@
 
 A payment's result, and the data of Paynet's error about it, hold its fields, amounts and phone
 numbers. Celery's log lines and the task events that Flower shows get a summary instead: the
-identifiers and states an operator looks for, and how many fields there are. The producer gets
+identifiers and statuses an operator looks for, and how many fields there are. The producer gets
 the whole value from the result backend. Imports nothing of the gateway: the contract's
 exceptions (``worker.errors``) use it as the task reprs (``worker.calls.reprs``) do.
 """
@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 LIMIT = 120
-SHOWN_KEYS = ("transactionId", "agentTransactionId", "state", "status")
+# Only members the public trace of Paynet's answer shows (transactionId, status): no other may be
+# assumed to be harmless to show.
+SHOWN_KEYS = ("transactionId", "status")
 
 
 def short(value: Any) -> Any:
@@ -24,7 +26,7 @@ def short(value: Any) -> Any:
 
 
 def summary(value: Any, label: str) -> str:
-    """``<label: transactionId=... state=..., 4 fields>``; lists and scalars by their type only."""
+    """``<label: transactionId=... status=..., 5 fields>``; lists and scalars by their type only."""
     if isinstance(value, Mapping):
         shown = [
             f"{key}={short(value[key])}"

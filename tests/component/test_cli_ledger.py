@@ -151,20 +151,27 @@ def test_reconcile_records_a_payment_found_at_paynet_and_leaves_the_others(
     assert isinstance(runtime.refresher.refresh("default", 0), Refreshed)  # a token to ask with
     runtime.close()
     store = LedgerStore(engine)
-    simulator.state.perform("found-4", 15000)  # it did execute; the answer was lost
+    executed = simulator.state.perform("found-4")  # it did execute; the answer was lost
     in_doubt(store, "found-4")
     in_doubt(store, "missing-5")
+    cancelled = simulator.state.perform("cancelled-6")
+    simulator.state.cancel(cancelled["transactionId"])  # a status the shipped settings cannot judge
+    in_doubt(store, "cancelled-6")
 
     one = ledger_cli(gateway_env, "reconcile", "found-4")
     assert one.returncode == 0, one.stderr
     assert one.stdout.strip() == "found-4: found at Paynet: recorded as succeeded"
     record = store.load("found-4")
     assert record is not None and record.state is State.SUCCEEDED
+    assert record.outcome == jsonrpc.RpcResult(executed)  # Paynet's record, as performTransaction's
     every = ledger_cli(gateway_env, "reconcile")
     assert every.returncode == 0, every.stderr
     assert every.stdout.startswith("missing-5: not found")
     assert "left unknown" in every.stdout
-    assert simulator.stats()["executions"] == {"found-4": 1}  # a reconcile never sends
+    assert "cancelled-6: could not tell (" in every.stdout and "status '-2'" in every.stdout
+    left = store.load("cancelled-6")
+    assert left is not None and left.state is State.UNKNOWN  # never a guess
+    assert simulator.stats()["executions"] == {"found-4": 1, "cancelled-6": 1}  # never sends
 
 
 def test_settle_records_the_operators_decision_and_no_resubmission_sends_it(

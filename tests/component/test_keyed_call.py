@@ -1,7 +1,7 @@
 """A keyed call driven in-process against the simulator, real PostgreSQL and real Redis, for
 the branches that worker runs reach only by chance: the database lost after Paynet answered,
 an answer recorded after its lease was reconciled by another delivery, an unknown key
-resubmitted, and a found transaction that was cancelled.
+resubmitted, and a found transaction: executed, or cancelled and judged by the settings.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from devservices.stack import Services
-from simulator import Simulator
+from simulator import STATUS_CANCELLED, Simulator
 from tests.support.keyed import a_key_in_doubt, keyed, like_a_task, with_token
 from tests.support.tcp_proxy import TcpProxy, postgres_target, postgres_via
 from tests.support.waiting import wait_for
@@ -23,6 +23,7 @@ from worker.ledger.policy import NOT_SUCCEEDED
 from worker.ledger.record import State
 from worker.ledger.store import LedgerStore
 from worker.runtime import Runtime
+from worker.settings import Settings
 
 
 def cut_once_executed(simulator: Simulator, proxy: TcpProxy, key: str) -> threading.Thread:
@@ -120,18 +121,68 @@ def test_a_resubmitted_unknown_key_is_never_sent(
     assert simulator.stats()["calls_by_method"] == {}  # not even a status call
 
 
-def test_a_cancelled_transaction_found_by_reconciliation_is_a_failure_naming_its_state(
+def failing(*statuses: str) -> Callable[[Settings], Settings]:
+    """Settings whose performTransaction status method takes ``statuses`` as failed."""
+
+    def adjust(settings: Settings) -> Settings:
+        ledger = settings.ledger
+        status = ledger.status_methods["performTransaction"]
+        judged = status.model_copy(update={"failed_statuses": statuses})
+        changed = ledger.model_copy(update={"status_methods": {"performTransaction": judged}})
+        return settings.model_copy(update={"ledger": changed})
+
+    return adjust
+
+
+def test_a_transaction_found_by_reconciliation_ends_with_paynets_record_as_its_result(
     make_runtime: Callable[..., Runtime], engine: Any, simulator: Simulator
 ) -> None:
     runtime = with_token(make_runtime())
-    done = simulator.state.perform("cx-1", 15000)
-    simulator.state.cancel(done.transaction_id)
+    done = simulator.state.perform("found-1")  # it executed; its answer was lost
+    a_key_in_doubt(engine, "found-1")
+    result = like_a_task(runtime, keyed(runtime, "found-1"), "again")
+    assert result == done  # the record performTransaction would have answered
+    assert result["transactionId"] == simulator.transaction_ids("found-1")[0]
+    record = LedgerStore(engine).load("found-1")
+    assert record is not None and record.state is State.SUCCEEDED
+    assert simulator.stats()["executions"] == {"found-1": 1}  # found, never sent again
+
+
+def test_a_cancelled_transaction_found_with_its_status_configured_as_failed_is_a_failure_naming_it(
+    make_runtime: Callable[..., Runtime], engine: Any, simulator: Simulator
+) -> None:
+    runtime = with_token(make_runtime(adjust=failing(STATUS_CANCELLED)))
+    done = simulator.state.perform("cx-1")
+    simulator.state.cancel(done["transactionId"])
     a_key_in_doubt(engine, "cx-1")
     with pytest.raises(PaynetRpcError) as caught:
         like_a_task(runtime, keyed(runtime, "cx-1"), "again")
     assert caught.value.code == NOT_SUCCEEDED
-    assert "state -2" in caught.value.message
-    assert caught.value.data["transactionId"] == done.transaction_id
+    assert f"status {STATUS_CANCELLED!r}" in caught.value.message
+    assert caught.value.data["transactionId"] == done["transactionId"]
+    assert caught.value.data["status"] == STATUS_CANCELLED
     record = LedgerStore(engine).load("cx-1")
     assert record is not None and record.state is State.FAILED
     assert simulator.stats()["executions"] == {"cx-1": 1}  # found, never sent again
+
+
+def test_a_cancelled_transaction_found_with_the_default_config_is_left_unknown_after_the_window(
+    make_runtime: Callable[..., Runtime], engine: Any, simulator: Simulator
+) -> None:
+    short_window = {
+        "PAYNET_CALL_TIME_LIMIT": "2",
+        "PAYNET_MAX_PROCESSING": "2",
+        "PAYNET_RECONCILE_TIMEOUT": "1",
+    }
+    runtime = with_token(make_runtime(short_window))
+    done = simulator.state.perform("cx-2")
+    simulator.state.cancel(done["transactionId"])
+    a_key_in_doubt(engine, "cx-2")
+    with pytest.raises(OutcomeUnknown) as caught:
+        like_a_task(runtime, keyed(runtime, "cx-2"), "again")
+    assert f"status {STATUS_CANCELLED!r}, a status no setting gives a meaning" in str(caught.value)
+    record = LedgerStore(engine).load("cx-2")
+    assert record is not None and record.state is State.UNKNOWN
+    calls = simulator.stats()["calls_by_method"]
+    assert calls["checkTransactionByAgentId"] >= 2  # asked again, not judged on one look
+    assert simulator.stats()["executions"] == {"cx-2": 1}  # never a guess, never sent again

@@ -80,7 +80,7 @@ def test_the_sweep_settles_an_abandoned_key_that_paynet_executed(
     assert said.startswith("found at Paynet")
     row = store.load("abandoned-1")
     assert row is not None and row.state is State.SUCCEEDED
-    assert row.outcome is not None and row.outcome.value["transactionId"] == done.transaction_id
+    assert row.outcome is not None and row.outcome.value["transactionId"] == done["transactionId"]
     assert store.overdue() == []
     assert simulator.stats()["executions"] == {"abandoned-1": 1}  # found, never sent again
 

@@ -20,7 +20,14 @@ from typing import Any
 import pytest
 import requests
 
-from simulator import DEFAULT_ACCOUNT, Account, Simulator, SimulatorControl, fingerprint
+from simulator import (
+    DEFAULT_ACCOUNT,
+    STATUS_CANCELLED,
+    Account,
+    Simulator,
+    SimulatorControl,
+    fingerprint,
+)
 from simulator.control import SimulatorControlError
 
 USERNAME = DEFAULT_ACCOUNT.username
@@ -289,6 +296,20 @@ def test_by_default_a_token_inside_params_counts_as_missing(
 # payment methods
 
 
+TRACED_MEMBERS = {"transactionId", "status", "statusText", "time", "response"}
+
+
+def assert_traced_record(result: Any) -> None:
+    """Paynet's record as the public trace shows it (DESIGN.md), and nothing more."""
+    assert set(result) == TRACED_MEMBERS
+    assert isinstance(result["transactionId"], int) and not isinstance(
+        result["transactionId"], bool
+    )
+    assert isinstance(result["status"], str) and isinstance(result["statusText"], str)
+    assert time.strptime(result["time"], "%Y-%m-%d %H:%M:%S")
+    assert isinstance(result["response"], list)
+
+
 def test_perform_transaction_counts_every_execution_per_agent_id(
     sim: Simulator, http: requests.Session
 ) -> None:
@@ -299,13 +320,30 @@ def test_perform_transaction_counts_every_execution_per_agent_id(
     call(http, sim, "performTransaction", params, token=token)
     call(http, sim, "performTransaction", {**params, "id": 2}, token=token)
 
-    assert first["result"] == {
-        "transactionId": 1,
-        "agentTransactionId": "agent-1",
-        "state": 1,
-        "amount": 500,
-    }
+    assert_traced_record(first["result"])
+    assert first["result"]["transactionId"] == 1
+    assert (first["result"]["status"], first["result"]["statusText"]) == ("0", "OK")
     assert sim.stats()["executions"] == {"agent-1": 2, "2": 1}
+    assert sim.transaction_ids("agent-1") == [1, 2]
+    assert sim.transaction_ids(2) == [3]
+    assert sim.transaction_ids("never") == []
+    assert sim.amounts("agent-1") == [500, None]  # as received: kept, never answered
+
+
+def test_every_payment_method_answers_the_traced_record_and_nothing_more(
+    sim: Simulator, http: requests.Session
+) -> None:
+    token = token_of(http, sim)
+    performed = call(http, sim, "performTransaction", {"id": "t-1", "amount": 9}, token).json()
+    transaction_id = performed["result"]["transactionId"]
+
+    by_agent = call(http, sim, "checkTransactionByAgentId", {"id": "t-1"}, token).json()
+    by_id = call(http, sim, "checkTransaction", {"transactionId": transaction_id}, token).json()
+
+    for answer in (performed, by_agent, by_id):
+        assert_traced_record(answer["result"])
+        assert answer["result"]["status"] == "0"
+    assert by_agent["result"] == by_id["result"] == performed["result"]
 
 
 def test_check_by_agent_id_finds_a_performed_payment(
@@ -317,8 +355,7 @@ def test_check_by_agent_id_finds_a_performed_payment(
     found = call(http, sim, "checkTransactionByAgentId", {"id": "31"}, token=token).json()
 
     assert found["result"]["transactionId"] == performed.json()["result"]["transactionId"]
-    assert found["result"]["agentTransactionId"] == 31
-    assert found["result"]["state"] == 1
+    assert found["result"]["status"] == "0"
 
 
 def test_check_by_agent_id_of_an_unknown_payment_answers_transaction_not_found(
@@ -339,11 +376,11 @@ def test_check_transaction_finds_a_payment_by_its_transaction_id(
 
     found = call(http, sim, "checkTransaction", {"transactionId": transaction_id}, token).json()
 
-    assert found["result"]["agentTransactionId"] == "b"
+    assert found["result"]["transactionId"] == sim.transaction_ids("b")[0] == transaction_id
     assert error_code(call(http, sim, "checkTransaction", {"transactionId": 999}, token)) == -12007
 
 
-def test_cancel_transaction_marks_the_payment_cancelled(
+def test_cancel_transaction_marks_the_payment_cancelled_with_a_status_other_than_ok(
     sim: Simulator, http: requests.Session
 ) -> None:
     token = token_of(http, sim)
@@ -352,9 +389,12 @@ def test_cancel_transaction_marks_the_payment_cancelled(
 
     cancelled = call(http, sim, "cancelTransaction", {"transactionId": transaction_id}, token)
 
-    assert cancelled.json()["result"] == {"transactionId": transaction_id, "state": -2}
+    assert_traced_record(cancelled.json()["result"])
+    assert cancelled.json()["result"]["transactionId"] == transaction_id
+    assert cancelled.json()["result"]["status"] == STATUS_CANCELLED != "0"
     found = call(http, sim, "checkTransactionByAgentId", {"id": "c"}, token).json()
-    assert found["result"]["state"] == -2
+    assert found["result"]["status"] == STATUS_CANCELLED
+    assert found["result"] == cancelled.json()["result"]
 
 
 def test_cancel_of_an_unknown_transaction_answers_transaction_not_found(
@@ -396,24 +436,24 @@ def test_an_amount_round_trips_with_every_decimal_digit(
     sim: Simulator, http: requests.Session
 ) -> None:
     token = token_of(http, sim)
-    body = (
-        '{"jsonrpc":"2.0","method":"performTransaction","id":1,"token":"TOKEN",'
-        '"params":{"id":"d1","amount":12345.67}}'
-    )
     echo = (
         '{"jsonrpc":"2.0","method":"echo","id":2,"token":"TOKEN",'
-        '"params":{"a":0.1000000000000000055511151231257827,"b":1E+400,"c":100.10}}'
+        '"params":{"amount":12345.67,"a":0.1000000000000000055511151231257827,"b":1E+400,'
+        '"c":100.10}}'
     )
 
-    performed = http.post(sim.resource_url, data=body.replace("TOKEN", token), timeout=5)
     echoed = http.post(sim.resource_url, data=echo.replace("TOKEN", token), timeout=5)
+    paid = '{"jsonrpc":"2.0","method":"performTransaction","id":1,"token":"TOKEN",'
+    paid += '"params":{"id":"d1","amount":12345.670}}'
+    performed = http.post(sim.resource_url, data=paid.replace("TOKEN", token), timeout=5)
 
-    assert '"amount":12345.67' in performed.text
-    assert json.loads(performed.text, parse_float=Decimal)["result"]["amount"] == Decimal(
-        "12345.67"
-    )
+    assert "amount" not in performed.json()["result"]
+    assert [str(amount) for amount in sim.amounts("d1")] == ["12345.670"]
+
+    assert json.loads(echoed.text, parse_float=Decimal)["result"]["amount"] == Decimal("12345.67")
     assert echoed.text.endswith(
-        '"result":{"a":0.1000000000000000055511151231257827,"b":1E+400,"c":100.10}}'
+        '"result":{"amount":12345.67,"a":0.1000000000000000055511151231257827,"b":1E+400,'
+        '"c":100.10}}'
     )
 
 
@@ -579,7 +619,7 @@ def test_fault_execute_then_hang_executes_the_payment_before_the_client_times_ou
 
     with requests.Session() as fresh:
         found = call(fresh, sim, "checkTransactionByAgentId", {"id": "p1"}, token=token).json()
-    assert found["result"]["state"] == 1
+    assert found["result"]["status"] == "0"
     assert sim.stats()["executions"] == {"p1": 1}
 
 

@@ -41,8 +41,25 @@ def test_a_payment_paynet_holds_past_the_read_timeout_executes_once_and_returns_
 
     executions = simulator.stats()["executions"]
     assert executions["slow-1"] == 1
-    assert result["agentTransactionId"] == "slow-1"
-    assert result["transactionId"]  # the one execution's, reconciled through the status call
+    # the one execution's, reconciled through the status call, never OutcomeUnknown
+    assert [result["transactionId"]] == simulator.transaction_ids("slow-1")
+    assert result["status"] == "0"
+
+
+def test_a_payment_whose_answer_a_read_timeout_lost_ends_with_its_own_transaction_never_unknown(
+    start_workers: Callable[..., WorkerPool], producer: Celery, simulator: Simulator
+) -> None:
+    workers = start_workers(concurrency=2, env={"PAYNET_READ_TIMEOUT": "1"})
+    assert pay(producer, "warm-up").get(timeout=30)["status"] == "0"
+    # Paynet executes it, then holds the answer past the read timeout: the status call finds it.
+    simulator.inject_fault("resource", "execute_then_hang", count=1, delay=3.0)
+    result = pay(producer, "lost-4").get(timeout=90)
+
+    assert simulator.stats()["executions"]["lost-4"] == 1
+    assert simulator.stats()["calls_by_method"]["checkTransactionByAgentId"] >= 1
+    # Paynet's record of that one execution, the same shape performTransaction answers
+    assert result == simulator.state.by_agent_id("lost-4")
+    assert "outcome unknown" not in workers.logs()
 
 
 def test_the_same_slow_payment_without_a_key_is_keyed_by_its_agent_id_and_executes_once(
@@ -56,7 +73,7 @@ def test_the_same_slow_payment_without_a_key_is_keyed_by_its_agent_id_and_execut
 
     assert simulator.stats()["executions"]["slow-2"] == 1
     assert result["idempotency_key"] == "slow-2"  # the result says which key the ledger used
-    assert result["agentTransactionId"] == "slow-2"
+    assert [result["transactionId"]] == simulator.transaction_ids("slow-2")
 
 
 @pytest.mark.slow
@@ -75,7 +92,7 @@ def test_a_payment_held_past_the_processing_window_is_sent_again_as_documented(
     time.sleep(5)  # the held request executes at 14 s
 
     assert simulator.stats()["executions"]["held-3"] == 2
-    assert result["agentTransactionId"] == "held-3"
+    assert result["transactionId"] in simulator.transaction_ids("held-3")
 
 
 @pytest.mark.slow

@@ -43,7 +43,7 @@ def test_a_worker_killed_mid_call_has_its_payment_redelivered_and_reconciled_not
     wait_for(lambda: simulator.stats()["calls_by_method"]["performTransaction"] == 2, timeout=60.0)
     workers.workers[0].kill()  # SIGKILL, whole process group: no ack, no outcome recorded
     workers.add()
-    assert result.get(timeout=90)["agentTransactionId"] == "killed-1"
+    assert [result.get(timeout=90)["transactionId"]] == simulator.transaction_ids("killed-1")
     stats = simulator.stats()
     assert stats["executions"]["killed-1"] == 1
     assert stats["calls_by_method"]["performTransaction"] == 2  # warm-up and the one send
@@ -76,7 +76,7 @@ def test_redis_restarted_mid_run_loses_no_payment_and_doubles_none(
     executions = simulator.stats()["executions"]
     assert all(executions[key] == 1 for key in keys)
     for key, result in zip(keys, results, strict=True):
-        assert result.get(timeout=60)["agentTransactionId"] == key
+        assert [result.get(timeout=60)["transactionId"]] == simulator.transaction_ids(key)
 
 
 def test_postgres_connections_killed_mid_run_lose_no_payment_and_double_none(
@@ -120,4 +120,4 @@ def test_postgres_connections_killed_mid_run_lose_no_payment_and_double_none(
     executions = simulator.stats()["executions"]
     assert all(executions[key] == 1 for key in keys)
     for key, result in zip(keys, results, strict=True):
-        assert result.get(timeout=60)["agentTransactionId"] == key
+        assert [result.get(timeout=60)["transactionId"]] == simulator.transaction_ids(key)

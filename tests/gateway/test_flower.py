@@ -77,7 +77,8 @@ def test_flower_shows_task_names_and_the_method_profile_and_key_but_no_payment_d
         kwargs={"method": "echo", "params": {"phone": PHONE}},
         kwargsrepr=repr({"method": "echo", "profile": "default"}),
     )
-    assert result.get(timeout=30)["agentTransactionId"] == "order-5"
+    paid = result.get(timeout=30)
+    assert [paid["transactionId"]] == simulator.transaction_ids("order-5")
     assert echo.get(timeout=30) == {"phone": PHONE}  # the producer gets the whole result
 
     tasks = tasks_seen(flower, count=2)
@@ -87,8 +88,8 @@ def test_flower_shows_task_names_and_the_method_profile_and_key_but_no_payment_d
     assert "'method': 'performTransaction'" in payment["kwargs"]
     assert "'profile': 'default'" in payment["kwargs"]
     assert "'idempotency_key': 'order-5'" in payment["kwargs"]
-    # The result as a summary: its ids and state, not its amount or fields.
-    assert "agentTransactionId=order-5" in payment["result"]
+    # The result as a summary: its transaction id and status, not its amount or fields.
+    assert f"transactionId={paid['transactionId']} status=0" in payment["result"]
     assert "amount" not in payment["result"] and "777" not in payment["result"]
     assert tasks[echo.id]["result"] == "<result: 1 fields>"
     retried = max(tasks.values(), key=lambda task: task["retries"])

@@ -66,7 +66,7 @@ def run_flows(producer: Celery, simulator: Simulator, redis: Redis) -> list[Asyn
 
     simulator.revoke()
     refreshed = call(producer, method="performTransaction", params={"id": "leak-1", "amount": 5})
-    assert refreshed.get(timeout=30)["state"]
+    assert [refreshed.get(timeout=30)["transactionId"]] == simulator.transaction_ids("leak-1")
     rpc_error = call(producer, method="checkTransactionByAgentId", params={"id": "none"})
     assert type(failure_of(rpc_error)).__name__ == "PaynetRpcError"
 

@@ -53,8 +53,10 @@ def test_a_payment_succeeds_with_its_amount_exact_and_its_result_fits_the_schema
     start_workers(processes=1, concurrency=2)
     handle = pay(GatewayClient(producer), "order-c1")
     result = handle.get(timeout=60)
-    assert result["agentTransactionId"] == "order-c1"
-    assert result["amount"] == Decimal("15000.50") and str(result["amount"]) == "15000.50"
+    assert [result["transactionId"]] == simulator.transaction_ids("order-c1")
+    assert result["status"] == "0"
+    amounts = simulator.amounts("order-c1")  # as Paynet read it: exact, never a float
+    assert amounts == [Decimal("15000.50")] and str(amounts[0]) == "15000.50"
     assert simulator.stats()["executions"] == {"order-c1": 1}
     assert RESULT.is_valid(stored_document(redis_client, handle))
 

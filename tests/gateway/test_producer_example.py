@@ -39,8 +39,8 @@ def test_the_example_pays_once_however_often_it_is_run_then_finds_the_payment(
     paid = producer(real_services, "pay", "order-1842", "15000.50", "--ordered-at", ORDERED_AT)
     assert paid.returncode == 0, paid.stderr
     result = json.loads(paid.stdout)
-    assert result["agentTransactionId"] == "order-1842"
-    assert result["amount"] == "15000.50"  # exact: a Decimal all the way, printed as text
+    assert [result["transactionId"]] == simulator.transaction_ids("order-1842")
+    assert [str(amount) for amount in simulator.amounts("order-1842")] == ["15000.50"]  # exact
 
     again = producer(real_services, "pay", "order-1842", "15000.50", "--ordered-at", ORDERED_AT)
     assert again.returncode == 0, again.stderr  # a resubmission, not an IdempotencyConflict

@@ -111,7 +111,7 @@ def test_the_workers_settle_or_reopen_keys_that_no_task_will_finish(
 
     done = LedgerStore(engine).load("lost-done")
     assert done is not None and done.outcome is not None
-    assert done.outcome.value["transactionId"] == executed.transaction_id
+    assert done.outcome.value["transactionId"] == executed["transactionId"]
     assert simulator.stats()["executions"] == {"lost-done": 1}  # nothing sent by the sweep
     assert "paynet.sweep_ledger" in workers.logs()
     assert LedgerStore(engine).stale() == []

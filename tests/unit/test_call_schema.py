@@ -293,7 +293,8 @@ def test_each_gateway_error_as_stored_fits_the_result_schema(error: Exception) -
 
 
 def test_a_result_a_failure_without_the_gateways_answer_and_a_wait_fit_it() -> None:
-    assert RESULT.is_valid(stored("SUCCESS", {"amount": Decimal("1.50"), "state": 1}))
+    paid = {"transactionId": 1, "status": "0", "response": [{"amount": Decimal("1.50")}]}
+    assert RESULT.is_valid(stored("SUCCESS", paid))
     assert RESULT.is_valid(stored("FAILURE", TimeoutError("hard time limit")))
     assert RESULT.is_valid(stored("RETRY", None))
 

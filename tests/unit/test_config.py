@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from worker.config import (
     ConfigError,
@@ -84,6 +86,70 @@ def test_settings_never_show_the_password() -> None:
 def test_a_processing_window_shorter_than_a_run_of_a_call_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"status_methods\.performTransaction\.max_processing"):
         load_settings(SHIPPED, {**ENV, "PAYNET_MAX_PROCESSING": "60"})
+
+
+def test_the_shipped_status_method_judges_a_found_transaction_by_its_traced_status() -> None:
+    status = load_settings(SHIPPED, ENV).ledger.status_methods["performTransaction"]
+    assert status.status_field == "status"
+    assert status.succeeded_statuses == ("0",)
+    assert status.failed_statuses == status.in_progress_statuses == ()
+
+
+def with_status_method(**changes: Any) -> str:
+    """The shipped file with ``performTransaction``'s status method changed (None: removed)."""
+    raw = yaml.safe_load(SHIPPED.read_text())
+    status = raw["ledger"]["status_methods"]["performTransaction"]
+    status.update(changes)
+    raw["ledger"]["status_methods"]["performTransaction"] = {
+        key: value for key, value in status.items() if value is not None
+    }
+    return yaml.safe_dump(raw)
+
+
+def test_an_old_file_judging_by_state_is_refused_naming_each_key_and_its_replacement() -> None:
+    old = with_status_method(
+        status_field=None, succeeded_statuses=None, state_field="state", succeeded_states=[1]
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(old, ENV)
+    message = str(caught.value)
+    key = "ledger.status_methods.performTransaction"
+    assert f"{key}.state_field: unknown key, replaced by status_field" in message
+    assert f"{key}.succeeded_states: unknown key, replaced by succeeded_statuses" in message
+
+
+@pytest.mark.parametrize(
+    ("changes", "succeeded", "failed"),
+    [
+        ({"succeeded_statuses": ["0"]}, ("0",), ()),
+        ({"succeeded_statuses": [0], "failed_statuses": [-2, "5"]}, ("0",), ("-2", "5")),
+    ],
+)
+def test_statuses_are_strings_and_an_integer_counts_as_its_decimal_text(
+    changes: dict[str, Any], succeeded: tuple[str, ...], failed: tuple[str, ...]
+) -> None:
+    settings = parse_settings(with_status_method(**changes), ENV)
+    status = settings.ledger.status_methods["performTransaction"]
+    assert (status.succeeded_statuses, status.failed_statuses) == (succeeded, failed)
+
+
+@pytest.mark.parametrize(
+    ("changes", "complaint"),
+    [
+        ({"succeeded_statuses": [True]}, r"succeeded_statuses: .*never true or false"),
+        ({"failed_statuses": [0.5]}, r"failed_statuses\.0: "),
+        (
+            {"succeeded_statuses": ["0"], "in_progress_statuses": [0]},
+            r"performTransaction: .*'0' is in both succeeded_statuses and in_progress_statuses",
+        ),
+        ({"status_field": ""}, r"status_field: "),
+    ],
+)
+def test_a_status_that_could_mean_two_things_or_is_no_status_is_refused_by_key(
+    changes: dict[str, Any], complaint: str
+) -> None:
+    with pytest.raises(ConfigError, match=complaint):
+        parse_settings(with_status_method(**changes), ENV)
 
 
 def test_invalid_yaml_names_the_line() -> None:

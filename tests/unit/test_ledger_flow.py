@@ -33,6 +33,7 @@ from worker.ledger.policy import (
     Unresolved,
     after_status,
     decide_key,
+    found_outcome,
     judge_status,
     operator_outcome,
     status_params,
@@ -45,7 +46,15 @@ from worker.settings import LedgerSettings, StatusMethod
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 PRINT = Fingerprint("default", "/v2/gw/transaction", "performTransaction", "ab" * 32)
-RESULT = jsonrpc.RpcResult({"transactionId": 1, "state": 1, "amount": Decimal("10.50")})
+# Paynet's record of an executed payment, as the public trace shows every payment method answer
+RECORD = {
+    "transactionId": 1,
+    "status": "0",
+    "statusText": "OK",
+    "time": "2026-11-27 17:00:00",
+    "response": [],
+}
+RESULT = jsonrpc.RpcResult(RECORD)
 ERROR = jsonrpc.RpcError(-31001, "insufficient funds")
 STATUS = StatusMethod(method="checkTransactionByAgentId", id_param="id", not_found_codes=(-12007,))
 UNAUTHORIZED = (-9999,)
@@ -225,17 +234,92 @@ def sent_ago(seconds: float) -> LedgerRecord:
 
 def test_found_settles_at_once_in_the_processing_window_or_after_it() -> None:
     for ago in (1, 600):
-        assert after_status(Found(RESULT), sent_ago(ago), WINDOW, LedgerSettings()) == Settle(
-            RESULT
-        )
+        step = after_status(Found(RESULT, True), sent_ago(ago), WINDOW, LedgerSettings())
+        assert step == Settle(RESULT)
 
 
-def test_a_found_transaction_that_was_cancelled_is_recorded_as_a_failure_naming_its_state() -> None:
-    cancelled = jsonrpc.RpcResult({"transactionId": 7, "state": -2})
-    step = after_status(Found(cancelled), sent_ago(1), WINDOW, LedgerSettings())
+def status_of(value: Any) -> jsonrpc.RpcResult:
+    return jsonrpc.RpcResult({**RECORD, "status": value})
+
+
+def without(member: str) -> jsonrpc.RpcResult:
+    return jsonrpc.RpcResult({k: v for k, v in RECORD.items() if k != member})
+
+
+JUDGING = STATUS.model_copy(update={"failed_statuses": ("-2", "5"), "in_progress_statuses": ("1",)})
+
+
+@pytest.mark.parametrize(
+    ("answer", "settings", "succeeded"),
+    [
+        (RESULT, STATUS, True),  # the traced record with the shipped defaults
+        (status_of(0), STATUS, True),  # an integer counts as its decimal text
+        (status_of("-2"), JUDGING, False),
+        (status_of(5), JUDGING, False),
+        (status_of("0"), JUDGING, True),
+    ],
+)
+def test_a_found_transaction_is_judged_by_the_status_the_settings_list(
+    answer: jsonrpc.RpcResult, settings: StatusMethod, succeeded: bool
+) -> None:
+    assert judge_status(answer, settings, UNAUTHORIZED) == Found(answer, succeeded)
+
+
+@pytest.mark.parametrize(
+    ("answer", "settings", "said"),
+    [
+        (status_of("-2"), STATUS, "'-2', a status no setting gives a meaning"),
+        (status_of("1"), JUDGING, "in progress (status '1')"),
+        (status_of("7"), JUDGING, "status '7', a status no setting gives a meaning"),
+        (status_of(True), STATUS, "status a bool"),  # true/false is never a status
+        (status_of(False), JUDGING, "status a bool"),
+        (status_of(None), STATUS, "status a NoneType"),
+        (status_of(Decimal("0.0")), STATUS, "status a Decimal"),
+        (status_of({"code": "0"}), STATUS, "status a dict"),
+        (status_of("0" * 50), STATUS, "status a str"),  # never quotes a long value
+        (status_of(" 0"), STATUS, "status ' 0'"),  # compared exactly
+        (without("status"), STATUS, "without 'status'"),
+        (jsonrpc.RpcResult({"transactionId": 1, "state": 1}), STATUS, "without 'status'"),
+        (jsonrpc.RpcResult([RECORD]), STATUS, "not a transaction"),
+        (jsonrpc.RpcResult("0"), STATUS, "not a transaction"),
+        (jsonrpc.RpcResult(None), STATUS, "not a transaction"),
+    ],
+)
+def test_a_found_transaction_the_settings_cannot_judge_is_inconclusive_never_a_guess(
+    answer: jsonrpc.RpcResult, settings: StatusMethod, said: str
+) -> None:
+    verdict = judge_status(answer, settings, UNAUTHORIZED)
+    assert isinstance(verdict, Inconclusive)
+    assert said in verdict.detail
+
+
+def test_a_transaction_found_in_a_failed_status_is_recorded_as_a_failure_naming_it() -> None:
+    cancelled = status_of("-2")
+    step = after_status(Found(cancelled, False), sent_ago(1), JUDGING, LedgerSettings())
     assert isinstance(step, Settle) and isinstance(step.outcome, jsonrpc.RpcError)
     assert step.outcome.code == NOT_SUCCEEDED
-    assert "state -2" in step.outcome.message and step.outcome.data == cancelled.value
+    assert "status '-2'" in step.outcome.message and step.outcome.data == cancelled.value
+
+
+def test_a_transaction_found_in_a_succeeded_status_settles_with_paynets_record_as_its_result() -> (
+    None
+):
+    found = judge_status(RESULT, STATUS, UNAUTHORIZED)
+    assert isinstance(found, Found)
+    assert found_outcome(found, STATUS) == RESULT  # what performTransaction itself answers
+
+
+@pytest.mark.parametrize("answer", [status_of("1"), status_of("9"), without("status")])
+def test_a_status_that_cannot_be_judged_is_asked_again_then_left_unknown_after_the_window(
+    answer: jsonrpc.RpcResult,
+) -> None:
+    policy = LedgerSettings(reconcile_timeout=10)
+    verdict = judge_status(answer, JUDGING, UNAUTHORIZED)
+    assert isinstance(verdict, Inconclusive)
+    for ago in (1, 30, 69.5):  # in the processing window (60 s) and the reconcile timeout
+        assert isinstance(after_status(verdict, sent_ago(ago), WINDOW, policy), Hold)
+    gave_up = after_status(verdict, sent_ago(70), WINDOW, policy)
+    assert isinstance(gave_up, Unresolved) and verdict.detail in gave_up.reason
 
 
 def test_not_found_within_the_processing_window_is_asked_again_never_sent_again() -> None:
@@ -259,13 +343,6 @@ def test_a_status_that_cannot_tell_is_asked_until_the_reconcile_timeout_after_th
     assert isinstance(last, Hold) and last.countdown == pytest.approx(0.5)
     gave_up = after_status(unclear, sent_ago(70), WINDOW, policy)
     assert isinstance(gave_up, Unresolved) and "-32603" in gave_up.reason
-
-
-def test_a_found_transaction_without_its_state_cannot_tell() -> None:
-    stateless = jsonrpc.RpcResult({"transactionId": 1})
-    assert isinstance(judge_status(stateless, STATUS, UNAUTHORIZED), Inconclusive)
-    anything = STATUS.model_copy(update={"state_field": None})
-    assert isinstance(judge_status(stateless, anything, UNAUTHORIZED), Found)
 
 
 def test_an_operators_decision_is_handed_back_to_every_resubmission() -> None:

@@ -1,7 +1,9 @@
 """Reconciliation outside a payment's own task: an operator's, and the workers' sweep.
 
 Both ask the key's status method through the same send path as a task (token, post, redaction)
-and judge the answer the same way (``judge_status``). They differ in what they may decide:
+and judge the answer the same way (``judge_status``: a found transaction by the status the
+settings give a meaning; one they do not is an answer that cannot tell). They differ in what
+they may decide:
 - ``reconcile_now`` (``paynet-gateway ledger reconcile``): only "found" changes the ledger; any
   other answer is reported and the key left for the operator to settle.
 - ``reconcile_abandoned`` (the workers' sweep, ``tasks/ledger.py``): a ``sent`` key whose lease

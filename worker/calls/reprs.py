@@ -44,7 +44,7 @@ def refresh_repr(kwargs: Mapping[str, Any]) -> str:
 
 
 def result_summary(value: Any) -> str:
-    """``<result: transactionId=... state=..., 4 fields>``; lists and scalars by their type only.
+    """``<result: transactionId=... status=..., 5 fields>``; lists and scalars by their type only.
 
     The full result stays in the result backend, for the producer; Celery's "succeeded" line and
     the task-succeeded event (what Flower shows) get this instead. A failure's data is summed up

@@ -8,13 +8,15 @@ says, here: ``judge_status``, then ``after_status`` for what to do about it.
 
 Timing, all in the database's time (``LedgerRecord.now``, never a host clock). A sender claims
 the key with a lease of one send deadline plus ``settle_delay``; a sender that got no usable
-answer shortens it to ``settle_delay``. Past the lease the key is reconciled. "Found" settles it
-at once. "Not found" is believed only once the status method's ``max_processing`` has passed
-since the last send: before that Paynet may still be working on it, so the status is asked
-again, with backoff. A run of the task is killed past its hard time limit, which
-``max_processing`` exceeds (the settings check it), so by then no send of this key is alive.
-Status calls that cannot tell go on for ``reconcile_timeout`` after the window; then the key is
-``unknown``, for good: the gateway never sends it again by itself.
+answer shortens it to ``settle_delay``. Past the lease the key is reconciled. "Found", a
+transaction whose status the settings list as succeeded (its record is the result) or failed
+(``NOT_SUCCEEDED``), settles it at once; a status in progress, in no list or missing cannot
+tell, and is never guessed at. "Not found" is believed only once the status method's
+``max_processing`` has passed since the last send: before that Paynet may still be working on
+it, so the status is asked again, with backoff. A run of the task is killed past its hard time
+limit, which ``max_processing`` exceeds (the settings check it), so by then no send of this key
+is alive. Status calls that cannot tell go on for ``reconcile_timeout`` after the window; then
+the key is ``unknown``, for good: the gateway never sends it again by itself.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ CHECK_BACKOFF_MAX = 5.0
 MAX_SENDS = 10
 # Implementation-defined JSON-RPC server error codes (-32000 to -32099) for outcomes that the
 # gateway records itself, so a producer tells them from Paynet's own codes.
-NOT_SUCCEEDED = -32001  # the status method reports the transaction in a state not a success
+NOT_SUCCEEDED = -32001  # the status method reports the transaction in a failed status
 SETTLED_NOT_EXECUTED = -32002  # an operator settled the key: it did not execute at Paynet
 NOT_SENT_AGAIN = -32003  # sent MAX_SENDS times, each shown not executed: given up, not executed
 
@@ -144,7 +146,10 @@ def decide_key(
 
 @dataclass(frozen=True)
 class Found:
-    outcome: jsonrpc.RpcResult
+    """Paynet found the transaction, in a status the settings say succeeded or failed."""
+
+    outcome: jsonrpc.RpcResult  # Paynet's record, as it answered
+    succeeded: bool
 
 
 @dataclass(frozen=True)
@@ -172,15 +177,7 @@ def judge_status(
     exchange: Exchange, status: StatusMethod, unauthorized_codes: tuple[int, ...]
 ) -> StatusVerdict:
     if isinstance(exchange, jsonrpc.RpcResult):
-        if exchange.value is None:
-            return Inconclusive(f"{status.method} answered an empty result")
-        if status.state_field is not None:
-            value = exchange.value
-            if not isinstance(value, dict) or status.state_field not in value:
-                return Inconclusive(
-                    f"{status.method} answered a transaction without {status.state_field!r}"
-                )
-        return Found(exchange)
+        return judge_found(exchange, status)
     if isinstance(exchange, jsonrpc.RpcError):
         if exchange.code in unauthorized_codes:
             return Rejected()
@@ -190,16 +187,48 @@ def judge_status(
     return Inconclusive(f"{status.method} failed ({exchange})")
 
 
+def status_text(value: Any) -> str | None:
+    """A status as the trace writes it, a string; an integer as its decimal text; else None."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _shown(value: Any) -> str:
+    """A status for a message: short text as it is, anything else by its type only."""
+    text = status_text(value)
+    return repr(text) if text is not None and len(text) <= 40 else f"a {type(value).__name__}"
+
+
+def judge_found(result: jsonrpc.RpcResult, status: StatusMethod) -> Found | Inconclusive:
+    """Succeeded or failed only by a status the settings name; anything else cannot tell."""
+    record, field = result.value, status.status_field
+    if not isinstance(record, dict):
+        return Inconclusive(f"{status.method} answered a result that is not a transaction")
+    if field not in record:
+        return Inconclusive(f"{status.method} answered a transaction without {field!r}")
+    value = status_text(record[field])
+    if value is not None and value in status.succeeded_statuses:
+        return Found(result, succeeded=True)
+    if value is not None and value in status.failed_statuses:
+        return Found(result, succeeded=False)
+    shown = f"{field} {_shown(record[field])}"
+    if value is not None and value in status.in_progress_statuses:
+        return Inconclusive(f"{status.method} reports the transaction in progress ({shown})")
+    return Inconclusive(f"{status.method} answered {shown}, a status no setting gives a meaning")
+
+
 def found_outcome(found: Found, status: StatusMethod) -> jsonrpc.Answer:
-    """A found transaction is a success only in a success state; else a failure naming it."""
-    if status.state_field is None:
+    """Succeeded: the transaction found is the result. Failed: an error naming its status."""
+    if found.succeeded:
         return found.outcome
-    state = found.outcome.value[status.state_field]
-    if state in status.succeeded_states:
-        return found.outcome
+    shown = _shown(found.outcome.value[status.status_field])
     return jsonrpc.RpcError(
         NOT_SUCCEEDED,
-        f"{status.method} reports the transaction in state {state!r}, not a success",
+        f"{status.method} reports the transaction with {status.status_field} {shown}, "
+        "which the gateway is configured to take as failed: not a success",
         found.outcome.value,
     )
 
