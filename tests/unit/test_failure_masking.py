@@ -77,10 +77,8 @@ def test_a_paynet_error_is_represented_by_its_code_message_and_data_summary() ->
 
 
 def test_a_cancelled_transaction_found_in_reconciliation_shows_its_id_and_status_only() -> None:
-    status = StatusMethod(
-        method="checkTransactionByAgentId", state_field="status", succeeded_states=("0",)
-    )
-    outcome = found_outcome(Found(jsonrpc.RpcResult(CANCELLED)), status)
+    status = StatusMethod(method="checkTransactionByAgentId", failed_statuses=("3",))
+    outcome = found_outcome(Found(jsonrpc.RpcResult(CANCELLED), succeeded=False), status)
     with pytest.raises(PaynetRpcError) as caught:
         hand_back(outcome)
     error = caught.value
