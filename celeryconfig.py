@@ -19,7 +19,14 @@ from typing import Any
 from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
 from worker.config import ConfigError, get_infrastructure
-from worker.queues import CALL_QUEUE, CALL_TASK, REFRESH_TASK, SWEEP_TASK, TOKEN_QUEUE
+from worker.queues import (
+    CALL_QUEUE,
+    CALL_TASK,
+    REFRESH_TASK,
+    SWEEP_TASK,
+    TOKEN_QUEUE,
+    WAIT_QUEUE,
+)
 from worker.settings import Settings
 
 try:
@@ -43,16 +50,19 @@ accept_content = ["json"]
 result_accept_content = ["json"]
 result_expires = int(_infrastructure.celery.result_expires)
 
-# Two queues: a refresh never waits behind a backlog of payments. A plain
-# `celery -A worker worker` consumes both. Each has an exchange and a routing key of its own, so
-# a producer may route by queue name, by exchange and routing key (exchange "paynet", key
+# Three queues: payments (what producers send), waits (a payment's retries while it waits for a
+# token or on the ledger: they had their turn once already, so they never queue behind the
+# backlog), and the refresh task's own, which nothing else is routed to: a refresh never waits
+# behind payments or waiting calls, and may be given a pool of its own. A plain
+# `celery -A worker worker` consumes all three. Each has an exchange and a routing key of its
+# own, so a producer may route by queue name, by exchange and routing key (exchange "paynet", key
 # "paynet": queue "paynet" only) or through its own task_routes, and each way delivers once.
 task_default_queue = CALL_QUEUE
 task_default_exchange = CALL_QUEUE
 task_default_routing_key = CALL_QUEUE
 task_queues = tuple(
     Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
-    for name in (CALL_QUEUE, TOKEN_QUEUE)
+    for name in (CALL_QUEUE, WAIT_QUEUE, TOKEN_QUEUE)
 )
 task_routes = {
     CALL_TASK: {"queue": CALL_QUEUE},

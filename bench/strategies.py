@@ -33,7 +33,7 @@ STRATEGIES = ("single_flight", "lock_only", "naive")
 
 class UndedupedCoordinator(Coordinator):
     def request_refresh(self, profile: str, stale_generation: int) -> bool:
-        self.enqueue(profile, stale_generation)
+        self.publish(profile, stale_generation)
         return True
 
 
@@ -118,7 +118,7 @@ def install(strategy: str, runtime: Runtime) -> Runtime:
         return _with_provider(runtime, provider)
     if strategy == "lock_only":
         coordinator = UndedupedCoordinator(
-            runtime.redis, settings.token, runtime.coordinator.enqueue
+            runtime.redis, settings.token, runtime.coordinator.publish
         )
         provider = LockOnlyProvider(
             runtime.store, coordinator, settings.token, runtime.store.clock.now

@@ -3,9 +3,9 @@
 Waiting (for a token, or on the idempotency ledger) is a ``self.retry(countdown=...)`` that
 frees the worker slot; the wait state travels in the ``_wait`` and ``_ledger`` kwargs, sealed
 (``_seal``), because Celery's own retry counter would eat the business retry budget (and
-``retry`` replaces kwargs wholesale). Retries of waiting calls travel on the token queue so that
-they never queue behind the payment backlog: they have waited their turn once already, and the
-refresh they wait for is on that queue too.
+``retry`` replaces kwargs wholesale). Retries of waiting calls travel on the wait queue, so that
+they never queue behind the payment backlog (they had their turn once already) and never stand
+between the refresh task and its own queue.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from worker.calls.request import parse_call
 from worker.calls.waits import SEAL_KWARG, RetryLater, open_state, seal_state
 from worker.celery import app
 from worker.errors import InvalidRequest, PaynetGatewayError
-from worker.queues import CALL_TASK, REFRESH_TASK, TOKEN_QUEUE
+from worker.queues import CALL_TASK, REFRESH_TASK, WAIT_QUEUE
 from worker.runtime import get_runtime
 
 log = logging.getLogger("worker.refresh")
@@ -66,7 +66,7 @@ def call(self: Task, *args: Any, **given: Any) -> Any:
             kwargs=again,
             max_retries=None,
             kwargsrepr=call_repr(again),
-            queue=TOKEN_QUEUE,
+            queue=WAIT_QUEUE,
         ) from None
     except SoftTimeLimitExceeded:
         # Stopped where it stood; the ledger row says what happened (a send in doubt is
@@ -77,7 +77,7 @@ def call(self: Task, *args: Any, **given: Any) -> Any:
             kwargs=given,
             max_retries=None,
             kwargsrepr=call_repr(given),
-            queue=TOKEN_QUEUE,
+            queue=WAIT_QUEUE,
         ) from None
 
 

@@ -1,10 +1,11 @@
 """Worker start-up: refuse to start on a bad configuration or a schema that is behind.
 
-Connects the worker's signals and the default runtime factory, whose refreshes are enqueued
-through the app it is handed. The worker is the one process that loads the whole
-configuration, Paynet passwords included (``celeryconfig`` reads only the infrastructure): it
-does so at start, in ``check_startup``, and applies then what only a worker needs
-(``celeryconfig.worker_limits``). Every reason not to start is one line on standard error.
+Connects the worker's signals and the default runtime factory, whose refresh requests are
+published through the app it is handed as ``paynet.refresh_token`` tasks. The worker is the one
+process that loads the whole configuration, Paynet passwords included (``celeryconfig`` reads
+only the infrastructure): it does so at start, in ``check_startup``, and applies then what only
+a worker needs (``celeryconfig.worker_limits``). Every reason not to start is one line on
+standard error.
 """
 
 from __future__ import annotations
@@ -229,39 +230,17 @@ def send_refresh(
     return task_id
 
 
-def refresh_in_place(
-    app: Celery, seal: Seal, runtime: Callable[[], Runtime]
-) -> Callable[[str, int], None]:
-    """How a worker refreshes when one of its tasks asks: that task runs the first attempt
-    itself, at once, instead of queueing it behind the very polls that wait for it; what is
-    left (a retry after a failed login, with its back-off) goes to the token queue as a
-    ``paynet.refresh_token`` task. The lock, the generation check, the budget and the fence
-    are the refresh task's own, so it is still one login per invalidation."""
-
-    def refresh(profile: str, stale_generation: int) -> None:
-        try:
-            plan = runtime().refresher.run(profile, stale_generation)
-        except Exception:
-            log.exception("token refresh of profile %s failed in place; queued instead", profile)
-            send_refresh(app, seal, RefreshRequest(profile, stale_generation))
-            return
-        if plan.retry_in is not None:
-            again = RefreshRequest(profile, stale_generation, plan.attempt, plan.started)
-            send_refresh(app, seal, again, countdown=plan.retry_in)
-
-    return refresh
-
-
 def default_factory(app: Celery, clock: Clock = utcnow) -> Callable[[], Runtime]:
     """How a worker process builds its runtime; ``clock`` is the host's (tests move it)."""
 
     def build() -> Runtime:
         settings = get_settings()
         seal = seal_from_settings(settings.security, REPO_ROOT)
-        # The process's runtime as configured (the one being built, once it is), so that a
-        # runtime wrapped after it is built (the bench's baselines) refreshes as it says.
-        enqueue = refresh_in_place(app, seal, get_runtime)
-        return build_runtime(settings, enqueue, clock=clock, seal=seal, slots=_slots)
+
+        def publish(profile: str, stale_generation: int) -> None:
+            send_refresh(app, seal, RefreshRequest(profile, stale_generation))
+
+        return build_runtime(settings, publish, clock=clock, seal=seal, slots=_slots)
 
     return build
 

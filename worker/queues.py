@@ -7,4 +7,5 @@ REFRESH_TASK = "paynet.refresh_token"
 SWEEP_TASK = "paynet.sweep_ledger"  # the workers' own reconciliation of abandoned keys
 
 CALL_QUEUE = "paynet"  # payments: what producers send
-TOKEN_QUEUE = "paynet.token"  # noqa: S105 - a queue name. Refreshes, and calls that waited once already
+WAIT_QUEUE = "paynet.wait"  # calls that wait (for a token, on the ledger): they had their turn
+TOKEN_QUEUE = "paynet.token"  # noqa: S105 - a queue name. The refresh task, and nothing else

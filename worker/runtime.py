@@ -1,7 +1,7 @@
 """Wiring: the per-process gateway built from settings and the collaborators it is handed.
 
-``build_runtime`` only connects parts; it is given the way to enqueue a refresh (the Celery app
-is above this module) and the clock, so that tests and the benchmarks hand in their own. Each
+``build_runtime`` only connects parts; it is given the way to publish a refresh task (the Celery
+app is above this module) and the clock, so that tests and the benchmarks hand in their own. Each
 process builds its own after fork, so no socket or connection crosses it.
 """
 
@@ -28,7 +28,7 @@ from worker.ledger.store import LedgerStore
 from worker.paynet.client import PaynetClient
 from worker.paynet.transport import new_session
 from worker.settings import Settings
-from worker.tokens.coordination import Coordinator, Enqueue
+from worker.tokens.coordination import Coordinator, Publish
 from worker.tokens.crypto import cipher_from_settings, seal_from_settings
 from worker.tokens.provider import TokenProvider
 from worker.tokens.refresher import Refresher
@@ -57,7 +57,7 @@ class Runtime:
 
 def build_runtime(
     settings: Settings,
-    enqueue: Enqueue,
+    publish: Publish,
     base: Path = REPO_ROOT,
     clock: Clock = utcnow,
     seal: Seal | None = None,
@@ -71,7 +71,7 @@ def build_runtime(
     database_clock = DatabaseClock(engine, clock)
     now = database_clock.now
     store = TokenStore(engine, cipher_from_settings(settings.security, base), database_clock)
-    coordinator = Coordinator(redis, settings.token, enqueue)
+    coordinator = Coordinator(redis, settings.token, publish)
     session = new_session(max(64, slots))
     transient = frozenset(settings.token.transient_login_codes)
     clients = {

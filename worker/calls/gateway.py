@@ -41,9 +41,11 @@ class Gateway:
         attempt = self.sender.attempt(request, wait)
         method = request.method
         while True:
-            verdict = attempt.send(attempt.token(), method, request.params)
+            token = attempt.token()
+            verdict = attempt.send(token, method, request.params)
             if isinstance(verdict, Rejected):
-                continue  # the attempt took its next decision: a newer token, a wait, or none
+                attempt.rejected(token)  # next: a newer token, a wait for its refresh, or none
+                continue
             if isinstance(verdict, Answered):
                 return hand_back(verdict.outcome)
             if isinstance(verdict, NotSent):

@@ -192,14 +192,17 @@ class KeyedCall:
         except Exception as exc:  # the request may have left: never a guess either way
             log.exception("sending key=%s failed unexpectedly", self.key)
             verdict = InDoubt(f"the send failed unexpectedly ({type(exc).__name__})")
-        return self._after_send(owner, claimed.attempts, verdict)
+        return self._after_send(owner, claimed.attempts, token, verdict)
 
-    def _after_send(self, owner: str, attempt: int, verdict: SendVerdict) -> LedgerRecord:
+    def _after_send(
+        self, owner: str, attempt: int, token: UseToken, verdict: SendVerdict
+    ) -> LedgerRecord:
         if isinstance(verdict, Answered):
             return self._record_answer(owner, attempt, verdict.outcome)
         if isinstance(verdict, Rejected):
             record = self.store.release(self.key, owner, "token rejected: nothing executed")
             self.posted = False
+            self.attempt.rejected(token)  # the key is let go of first: this may ask for a refresh
             return record
         if isinstance(verdict, NotSent):
             self.store.release(self.key, owner, verdict.detail)
@@ -271,7 +274,10 @@ class KeyedCall:
             self.attempt.restart(None)  # the next run asks for a token afresh
             return Inconclusive(f"no token for {status.method}: {exc}")
         exchange = self.attempt.exchange(token, status.method, params)
-        return judge_status(exchange, status, self.settings.token.unauthorized_codes)
+        verdict = judge_status(exchange, status, self.settings.token.unauthorized_codes)
+        if isinstance(verdict, Rejected):
+            self.attempt.rejected(token)
+        return verdict
 
     def _exhausted(self, record: LedgerRecord, step: Exhausted) -> LedgerRecord:
         log.error("giving up: key=%s: %s", self.key, step.outcome.message)

@@ -145,7 +145,8 @@ def ask_status(
         exchange = attempt.exchange(token, status.method, {status.id_param: agent_id})
         verdict = judge_status(exchange, status, unauthorized)
         if not isinstance(verdict, Rejected):
-            return verdict  # on a rejection the attempt took its next decision: ask again
+            return verdict
+        attempt.rejected(token)  # the next decision: a newer token, a wait, or none
 
 
 def _token(attempt: Attempt, deadline: float, sleep: Sleep) -> UseToken:

@@ -1,10 +1,12 @@
-"""The one path to Paynet: take the token, post, judge the answer, redact, log.
+"""The one path to Paynet: take the token, post, judge the answer, redact.
 
 Both kinds of call go through an ``Attempt`` (one run of one task): keyed calls between their
-ledger steps, unkeyed calls directly. A token that is being refreshed raises ``RetryLater``;
-no token at all, ``TokenUnavailable``; an "unauthorized" answer is logged once here, the cached
-token forgotten and the next decision taken, so the caller only sees ``Rejected``. Whatever
-Paynet returns is redacted before anyone stores, logs or raises it.
+ledger steps, unkeyed calls directly. A token that is being refreshed raises ``RetryLater``; no
+token at all, ``TokenUnavailable``. A send returns what happened as a value (``Answered``,
+``Rejected``, ``InDoubt``, ``NotSent``); a rejected token is the caller's to report with
+``rejected``, after it has let go of anything it holds (a ledger key), because that takes the
+next token decision, which may request a refresh. No login ever runs here: the refresh task
+does that. Whatever Paynet returns is redacted before anyone stores, logs or raises it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from worker.paynet.client import PaynetClient
 from worker.paynet.failures import HttpMalformed, TransportFailure
 from worker.paynet.verdicts import Exchange, SendVerdict, judge_send
 from worker.settings import TokenSettings
-from worker.tokens.policy import AwaitRefresh, Decision, NoToken, TokenWait, UseToken, describe
+from worker.tokens.policy import Decision, NoToken, TokenWait, UseToken, describe
 from worker.tokens.provider import TokenProvider
 
 log = logging.getLogger("worker.gateway")
@@ -56,14 +58,9 @@ class Attempt:
 
     def token(self) -> UseToken:
         """The token to send with; ``RetryLater`` while one is being refreshed."""
-        provider = self.sender.provider
         if self._decision is None:
-            self._decision = provider.token(self.profile, self.wait)
+            self._decision = self.sender.provider.token(self.profile, self.wait)
         decision = self._decision
-        if isinstance(decision, AwaitRefresh) and decision.wait.cause is None:
-            # A refresh in progress (not an outage): most end within a moment.
-            self._decision = provider.wait_in_place(self.profile, decision.wait) or decision
-            decision = self._decision
         if isinstance(decision, UseToken):
             return decision
         if isinstance(decision, NoToken):
@@ -74,7 +71,8 @@ class Attempt:
         raise RetryLater(self.sender.provider.next_poll(decision.wait), decision.wait)
 
     def exchange(self, token: UseToken, method: str, params: dict[str, object]) -> Exchange:
-        """One request with ``token``; an answer rejecting it is handled here, once."""
+        """One request with ``token``, its answer redacted. Anything but a rejection ends the
+        wait for a token this run carried; a rejection is the caller's (``rejected``)."""
         client = self.sender.clients[self.profile]
         try:
             answer, _http = client.call(method, params, token.token, self.request.path)
@@ -83,7 +81,6 @@ class Attempt:
             return failure
         if isinstance(answer, jsonrpc.RpcError):
             if answer.code in self.sender.policy.unauthorized_codes:
-                self._rejected(token)
                 return answer
             # Paynet may echo the token or a credential: nothing downstream keeps it.
             answer = jsonrpc.RpcError(
@@ -99,7 +96,9 @@ class Attempt:
             self.exchange(token, method, params), self.sender.policy.unauthorized_codes
         )
 
-    def _rejected(self, token: UseToken) -> None:
+    def rejected(self, token: UseToken) -> None:
+        """Paynet refused ``token``: forget it and take the next decision (a newer token, a
+        wait for the refresh it requests, or none), which ``token()`` then answers."""
         key = self.request.idempotency_key
         log.info(
             "token rejected: profile=%s generation=%d%s",

@@ -1,10 +1,12 @@
 """What the workers share through Redis: refresh requests, the refresh lock, the login budget.
 
 A refresh request is a key per (profile, stale generation) set with NX, so a storm of
-rejections of one token enqueues one refresh task. The key expires by itself: a queued refresh
-keeps it ``token.lock_ttl`` seconds, a running one a few seconds at a time while its heartbeat
-renews it (``worker/tokens/liveness.py``), so a refresh lost with its worker is requested again
-by the next task that polls. The login budget counts in Redis's own time (``TIME``).
+rejections of one token publishes one ``paynet.refresh_token`` task. The key expires by itself:
+a published refresh keeps it ``token.lock_ttl`` seconds until a refresher takes it, a running one
+a few seconds at a time, from the moment it takes it, while its heartbeat renews it
+(``worker/tokens/liveness.py``); so a refresh lost with its worker, at whatever instant, is
+requested again within seconds by the next task that polls. The login budget counts in Redis's
+own time (``TIME``).
 
 The token's state mark is a random value set after every write of the profile's token row. A
 waiting task compares it with the mark its process read before its last look at the database,
@@ -30,7 +32,7 @@ from worker.core.outages import translated
 from worker.settings import TokenSettings
 from worker.tokens.liveness import HeldLock
 
-Enqueue = Callable[[str, int], None]
+Publish = Callable[[str, int], None]  # publishes the refresh task for (profile, stale generation)
 log = logging.getLogger("worker.refresh")
 
 # A sliding window of login times per profile, atomically and in Redis's own clock: drop the
@@ -52,10 +54,10 @@ return math.max(1, tonumber(oldest[2]) + window - now)
 
 
 class Coordinator:
-    def __init__(self, redis: Redis, policy: TokenSettings, enqueue: Enqueue) -> None:
+    def __init__(self, redis: Redis, policy: TokenSettings, publish: Publish) -> None:
         self.redis = redis
         self.policy = policy
-        self.enqueue = enqueue
+        self.publish = publish
         self._take_login_slot = redis.register_script(_TAKE_LOGIN_SLOT)
 
     @staticmethod
@@ -63,7 +65,7 @@ class Coordinator:
         return f"paynet:refresh-requested:{profile}:{stale_generation}"
 
     def request_refresh(self, profile: str, stale_generation: int) -> bool:
-        """Enqueue a refresh unless one is already pending for this generation."""
+        """Publish the refresh task unless one is already requested for this generation."""
         key = self._request_key(profile, stale_generation)
         ttl = math.ceil(self.policy.lock_ttl)
         with translated():
@@ -71,7 +73,7 @@ class Coordinator:
                 metrics.refresh_request(profile, enqueued=False)
                 return False
         try:
-            self.enqueue(profile, stale_generation)
+            self.publish(profile, stale_generation)
         except Exception:
             with translated():
                 self.redis.delete(key)

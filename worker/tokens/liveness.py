@@ -1,9 +1,10 @@
 """A refresh that proves it is alive: its lock and its refresh request are renewed while it runs.
 
-Both live a few seconds only (``token.refresh_liveness``) and a heartbeat renews them every third
-of that while the login runs. So a live refresher never loses its lock however slow Paynet is,
-and a dead one (its host gone) lets both lapse within seconds: the next waiting task finds no
-refresh request for its generation, requests one, and a live worker logs in.
+Both live a few seconds only (``token.refresh_liveness``) from the moment the refresher takes the
+lock (the first beat is the taking itself), and a heartbeat renews them every third of that while
+the login runs. So a live refresher never loses its lock however slow Paynet is, and a dead one
+(its host gone, at whatever instant) lets both lapse within seconds: the next waiting task finds
+no refresh request for its generation, requests one, and a live worker logs in.
 """
 
 from __future__ import annotations
@@ -34,8 +35,17 @@ class HeldLock:
         self._thread = threading.Thread(target=self._beat, name="refresh-heartbeat", daemon=True)
 
     def __enter__(self) -> HeldLock:
+        # The request's bound starts now, not at the first heartbeat: a published request lives
+        # ``token.lock_ttl``, which may be longer than a waiting task's patience.
+        try:
+            self._renew_request()
+        except REDIS_ERRORS as exc:
+            log.warning("refresh request not renewed at start: %s", type(exc).__name__)
         self._thread.start()
         return self
+
+    def _renew_request(self) -> None:
+        self.redis.set(self.request_key, "running", ex=max(1, round(self.liveness)))
 
     def __exit__(
         self,
@@ -50,7 +60,7 @@ class HeldLock:
         while not self._stop.wait(self.liveness / 3):
             try:
                 self.lock.extend(self.liveness, replace_ttl=True)
-                self.redis.set(self.request_key, "running", ex=max(1, round(self.liveness)))
+                self._renew_request()
             except LockError:
                 self.lost = True
                 log.warning("refresh lock lost during a refresh (%s)", self.lock.name)

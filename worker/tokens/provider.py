@@ -3,8 +3,14 @@
 The steady state reads no database at all. A miss, an expiry, a rejection or a wait for a
 refresh first reads the token's state mark in Redis (``Coordinator.state_mark``) and reads the
 store only if the mark changed since this process last read it: a storm costs the store about
-one read per process per new generation, however many tasks wait. Thread- and greenlet-safe
-(one reader at a time per process), so the threads and gevent pools work as well as prefork.
+one read per process per new generation, however many tasks wait. The mark itself is read by one
+caller at a time per process and shared for ``MARK_FRESH``, so a hundred greenlets waiting in one
+process cost Redis what one does. Thread- and greenlet-safe, so the threads and gevent pools work
+as well as prefork.
+
+A decision to wait requests the refresh (``Coordinator.request_refresh`` publishes the
+``paynet.refresh_token`` task, once per stale generation across the fleet) and returns: the
+task waits by retrying with a countdown, and never logs in itself.
 
 Redis or the database out of reach while a token is needed is a wait like any other (bounded
 by ``token.wait_timeout``), then ``NoToken`` with ``redis_unavailable`` or
@@ -45,9 +51,9 @@ log = logging.getLogger("worker.token")
 # A record this process read is trusted, while its mark holds, for this long at most: a writer
 # that died between its write and its mark (or could not reach Redis) delays waiters no longer.
 REREAD_AFTER = 2.0
-# How a waiting task looks again in its slot before it leaves it (``wait_in_place``): doubling
-# steps, 0.63 s in all.
-IN_PLACE = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32)
+# A mark read from Redis stands for every task of this process this long: waiting costs Redis
+# one read per process per interval, not one per waiting task.
+MARK_FRESH = 0.05
 # A failed read stands for the other tasks of this process this long, so that an outage costs
 # one attempt (and its timeout) per process per second, not one per waiting task in turn.
 FAILED_READ_STANDS = 1.0
@@ -82,6 +88,7 @@ class TokenProvider:
         self._seen: dict[str, _Seen] = {}
         self._failed: dict[str, _FailedRead] = {}
         self._dead: dict[str, int] = {}  # per profile, the newest generation Paynet rejected
+        self._marks: dict[str, tuple[str, float]] = {}  # per profile, the mark and when read
         self.store_reads = 0
 
     def token(self, profile: str, wait: TokenWait | None) -> Decision:
@@ -112,29 +119,6 @@ class TokenProvider:
             # would only be rejected again. Wait for its refresh instead.
             wait = TokenWait(now.timestamp(), record.generation)
         return self._act(record, decide_token(record, now, wait, self.policy))
-
-    def wait_in_place(self, profile: str, wait: TokenWait) -> Decision | None:
-        """Wait a moment in the task's slot for the token to change, reading only its mark.
-
-        A refresh runs in the task that asked for it and takes a login's time: a waiting task
-        that looks again a few times within ``IN_PLACE`` (0.63 s in all) mostly finds the new
-        token without leaving its slot, where a retry through the broker would cost it a round
-        trip and a place in line. None: still no token, retry later.
-        """
-        for step in IN_PLACE:
-            time.sleep(step)
-            with self._reading:
-                seen = self._seen.get(profile)
-            try:
-                mark = self.coordinator.state_mark(profile)
-            except Unavailable:
-                return None
-            if seen is None or seen.mark != mark:
-                decision = self.token(profile, wait)
-                if not isinstance(decision, AwaitRefresh):
-                    return decision
-                wait = decision.wait
-        return None
 
     def next_poll(self, wait: TokenWait) -> float:
         """Seconds until a waiting task looks again."""
@@ -169,10 +153,7 @@ class TokenProvider:
     def _look(self, profile: str) -> tuple[TokenRecord, datetime]:
         """The token row and the database's time: read again only if its mark moved."""
         with self._reading:
-            try:
-                mark: str | None = self.coordinator.state_mark(profile)
-            except Unavailable:
-                mark = None  # without Redis, every look reads the store (as before marks)
+            mark = self._mark(profile)
             now = time.monotonic()
             seen = self._seen.get(profile)
             if seen and mark is not None and seen.mark == mark and now - seen.at < REREAD_AFTER:
@@ -189,6 +170,21 @@ class TokenProvider:
             self._seen[profile] = _Seen(mark, record, now)
         return record, record.seen_at or self.clock()  # the database's time, read with the row
 
+    def _mark(self, profile: str) -> str | None:
+        """The profile's state mark, read again once ``MARK_FRESH`` has passed (under
+        ``_reading``); None when Redis does not answer: every look then reads the store."""
+        now = time.monotonic()
+        known = self._marks.get(profile)
+        if known is not None and now - known[1] < MARK_FRESH:
+            return known[0]
+        try:
+            mark = self.coordinator.state_mark(profile)
+        except Unavailable:
+            self._marks.pop(profile, None)
+            return None
+        self._marks[profile] = (mark, now)
+        return mark
+
     def _load(self, profile: str) -> TokenRecord:
         with translated():
             record = self.store.load(profile)
@@ -204,32 +200,11 @@ class TokenProvider:
                     self._cache[record.profile] = record
         elif isinstance(decision, AwaitRefresh):
             try:
-                requested = self.coordinator.request_refresh(
-                    record.profile, decision.wait.stale_generation
-                )
+                self.coordinator.request_refresh(record.profile, decision.wait.stale_generation)
             except Unavailable as outage:
                 return self._outage(record.profile, decision.wait, outage)
             self._recovered(Cause.REDIS_UNAVAILABLE)
-            if requested:  # this task asked, and the worker refreshes as it asks: look again
-                return self._after_request(record.profile, decision)
         return decision
-
-    def _after_request(self, profile: str, waiting: AwaitRefresh) -> Decision:
-        """The decision once this task's own refresh request returned: the new token if the
-        refresh ran and succeeded, its failure if it ended in one, else still waiting."""
-        try:
-            record, now = self._look(profile)
-        except Unavailable:
-            return waiting  # the next poll meets the outage, and says so
-        after = decide_token(record, now, waiting.wait, self.policy)
-        if isinstance(after, UseToken):
-            with self._lock:
-                current = self._cache.get(profile)
-                if current is None or current.generation <= record.generation:
-                    self._cache[profile] = record
-            self._wait_ended(profile, waiting.wait, after)  # it waited for its own login
-            return after
-        return waiting
 
     def _outage(self, profile: str, wait: TokenWait | None, outage: Unavailable) -> Decision:
         with self._lock:

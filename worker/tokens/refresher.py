@@ -16,6 +16,7 @@ from worker.core.backoff import backoff
 from worker.core.causes import Cause
 from worker.core.clock import Clock
 from worker.core.outages import Unavailable, translated
+from worker.core.retry import retrying
 from worker.paynet.client import PaynetClient
 from worker.paynet.failures import LoginFailure
 from worker.settings import Settings, TokenSettings
@@ -213,8 +214,6 @@ class Refresher:
         log.info(
             "token refresh started: profile=%s generation=%d attempt=%d", profile, expected, attempt
         )
-        with translated():
-            fence = self.store.take_fence(profile)  # before the login: its place in line
         started = time.monotonic()
         try:
             success = client.login()
@@ -239,6 +238,15 @@ class Refresher:
             return Failed(failure, delay)
         duration = time.monotonic() - started
         metrics.login(profile, "succeeded")
+        return self._keep(profile, success.token, duration, held)
+
+    def _keep(self, profile: str, token: str, duration: float, held: HeldLock) -> RefreshOutcome:
+        """Save the token Paynet just issued. Its fence is taken now, as its answer arrives: a
+        later-issued token has a larger one, so a save that comes late never replaces it. The
+        database lost for a moment is waited out (the heartbeat keeps the lock meanwhile):
+        a token in hand never costs a second login."""
+        bound = self.policy.wait_timeout
+        fence = retrying(lambda: self.store.take_fence(profile), "numbering a login", bound)
         if not held.owned():
             log.warning(
                 "token refresh of profile %s outlived its lock: its token is kept only if no "
@@ -246,13 +254,16 @@ class Refresher:
                 profile,
                 fence,
             )
+        ttl = self.policy.ttl
+        generation = retrying(
+            lambda: self.store.save_token(profile, token, fence, ttl), "saving the token", bound
+        )
         with translated():
-            generation = self.store.save_token(profile, success.token, fence, self.policy.ttl)
             current = self.store.load(profile).generation if generation is None else generation
         self._changed(profile)
         if generation is None:
             log.warning(
-                "token refresh of profile %s lost a race: a later login's token is stored "
+                "token refresh of profile %s lost a race: a later-issued token is stored "
                 "(generation %d); the login's token was discarded",
                 profile,
                 current,

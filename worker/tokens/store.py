@@ -1,10 +1,11 @@
 """The token store: one row per profile in the database, the token column encrypted.
 
-Fencing: every login takes a number first (``take_fence``, under the refresh lock), and its
-token is saved only where the stored one was saved under a smaller number. So a login that
-outlived its lock can neither overwrite the token of a later login nor stay stored once a later
-login saved: whatever the order the answers come back in, the token kept is the one issued
-last. Each save makes the next generation, which waiting tasks watch for.
+Fencing: every login takes a number as its answer arrives (``take_fence``, when Paynet has
+issued its token), and its token is saved only where the stored one was saved under a smaller
+number. So a token saved late (a database that was away for a moment, a login that outlived its
+lock) never replaces one Paynet issued after it: the token kept is the one issued last, which is
+the one Paynet still honours where a new login invalidates older tokens. Each save makes the
+next generation, which waiting tasks watch for.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class TokenStore:
             pass
 
     def take_fence(self, profile: str) -> int:
-        """The number of a login about to start (under the lock): one more than any before."""
+        """The number of a login whose answer just arrived: one more than any before."""
         with self.engine.begin() as conn:
             self._ensure_row(conn, profile)
             conn.execute(
@@ -119,7 +120,8 @@ class TokenStore:
 
     def save_token(self, profile: str, token: str, fence: int, ttl: float | None) -> int | None:
         """Store the token of the login that took ``fence`` as the next generation, unless a
-        later login's token is stored already; the new generation, or None."""
+        later login's token is stored already; the new generation, or None. Run again after a
+        dropped connection that did commit, it finds its own fence and says the same."""
         register_token(token)
         values = {
             "token_ciphertext": self.cipher.encrypt(token),
@@ -141,13 +143,14 @@ class TokenStore:
                 .where(tokens.c.profile == profile, tokens.c.token_fence < fence)
                 .values(**values)
             ).rowcount
-            if not changed:
+            stored = conn.execute(
+                select(tokens.c.generation, tokens.c.token_fence).where(
+                    tokens.c.profile == profile
+                )
+            ).one()
+            if not changed and stored.token_fence != fence:
                 return None
-            return int(
-                conn.execute(
-                    select(tokens.c.generation).where(tokens.c.profile == profile)
-                ).scalar_one()
-            )
+            return int(stored.generation)
 
     def record_failure(self, profile: str, cause: Cause, detail: str, permanent: bool) -> None:
         with self.engine.begin() as conn:
