@@ -17,7 +17,8 @@ from sqlalchemy import Engine, text
 
 from simulator import Simulator
 from tests.conftest import call
-from tests.gateway.test_storm import run_storm
+from tests.gateway.test_storm import REVOCATIONS, run_storm
+from tests.support.logins import assert_only_the_refresh_task_logs_in
 from tests.support.payments import ledger_states, pay
 from tests.support.waiting import wait_for
 from tests.support.workers import WorkerPool
@@ -44,9 +45,10 @@ def test_the_acceptance_criteria_hold_on_a_gevent_worker(
 def test_storm_on_a_gevent_worker_logs_in_once_per_revocation(
     start_workers: Callable[..., WorkerPool], producer: Celery, simulator: Simulator
 ) -> None:
-    start_workers(pool="gevent", concurrency=GREENLETS)
+    workers = start_workers(pool="gevent", concurrency=GREENLETS)
     # A hundred slots finish the prefork storm's 240 calls before its revocations are done.
     run_storm(producer, simulator, tasks=1500)
+    assert_only_the_refresh_task_logs_in(workers.logs(), 1 + REVOCATIONS)
 
 
 def test_a_blocked_database_statement_does_not_block_the_other_greenlets(

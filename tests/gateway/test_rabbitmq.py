@@ -25,7 +25,7 @@ from tests.conftest import call
 from tests.gateway.test_chaos import run_chaos
 from tests.gateway.test_storm import run_storm
 from tests.support.workers import WorkerPool
-from worker.queues import CALL_QUEUE, TOKEN_QUEUE
+from worker.queues import CALL_QUEUE, TOKEN_QUEUE, WAIT_QUEUE
 
 AMQP_URL = os.environ.get("AMQP_URL", "")
 pytestmark = pytest.mark.skipif(
@@ -53,7 +53,7 @@ def rabbit(gateway_env: dict[str, str]) -> Iterator[dict[str, str]]:
     """The workers' extra environment; the gateway's queues start empty."""
     with Connection(AMQP_URL, connect_timeout=5) as conn:
         channel = conn.default_channel
-        for queue in (CALL_QUEUE, TOKEN_QUEUE):
+        for queue in (CALL_QUEUE, WAIT_QUEUE, TOKEN_QUEUE):
             try:
                 channel.queue_purge(queue)
             except Exception:  # not declared yet: nothing to purge

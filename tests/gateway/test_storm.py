@@ -10,6 +10,7 @@ from celery.result import ResultSet
 
 from simulator import Simulator
 from tests.conftest import call
+from tests.support.logins import assert_only_the_refresh_task_logs_in
 from tests.support.waiting import wait_for
 from tests.support.workers import WorkerPool
 
@@ -42,13 +43,15 @@ def run_storm(producer: Celery, simulator: Simulator, tasks: int = TASKS) -> Non
 def test_storm_on_two_prefork_workers_logs_in_once_per_revocation(
     start_workers: Callable[..., WorkerPool], producer: Celery, simulator: Simulator
 ) -> None:
-    start_workers(processes=2, concurrency=8)
+    workers = start_workers(processes=2, concurrency=8)
     run_storm(producer, simulator)
+    assert_only_the_refresh_task_logs_in(workers.logs(), 1 + REVOCATIONS)
 
 
 @pytest.mark.slow
 def test_storm_on_the_threads_pool_logs_in_once_per_revocation(
     start_workers: Callable[..., WorkerPool], producer: Celery, simulator: Simulator
 ) -> None:
-    start_workers(processes=1, concurrency=32, pool="threads")
+    workers = start_workers(processes=1, concurrency=32, pool="threads")
     run_storm(producer, simulator)
+    assert_only_the_refresh_task_logs_in(workers.logs(), 1 + REVOCATIONS)

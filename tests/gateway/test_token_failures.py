@@ -213,8 +213,8 @@ def test_a_refresher_killed_in_a_hanging_login_is_replaced_once_its_lock_expires
         # Redis hands them out again once the visibility timeout passes.
         "CELERY_VISIBILITY_TIMEOUT": "6",
     }
-    # One host, one slot: the first call asks for the token and logs in in place, holding the
-    # lock; the others wait. The host dies mid-login; a new one takes over.
+    # One host, one slot: the first call asks for the token, the refresh task logs in holding
+    # the lock; the others wait. The host dies mid-login; a new one takes over.
     refreshers = start_workers(concurrency=1, env=env)
     simulator.inject_fault("login", "slow", count=1, delay=4)
     results = submit(producer)

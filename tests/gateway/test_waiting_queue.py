@@ -1,4 +1,5 @@
-"""A call waiting for a token comes back on the token queue, not behind the payment backlog."""
+"""A call waiting for a token comes back on the wait queue, not behind the payment backlog, and
+the refresh it waits for runs on a pool of its own when the operator gives it one."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from tests.support.workers import WorkerPool
 def test_a_waiting_call_finishes_while_the_payment_queue_is_blocked(
     start_workers: Callable[..., WorkerPool], producer: Celery, simulator: Simulator
 ) -> None:
-    # One slot serves the payment queue; another worker serves only the token queue.
+    # One slot serves the payment queue; another worker serves the waits, a third (the token
+    # pool) nothing but the refresh task.
     start_workers(processes=1, concurrency=1, queues="paynet")
-    start_workers(processes=1, concurrency=2, queues="paynet.token")
+    start_workers(processes=1, concurrency=2, queues="paynet.wait")
+    token_pool = start_workers(processes=1, concurrency=1, queues="paynet.token")
     call(producer).get(timeout=30)
     simulator.revoke()
 
@@ -37,3 +40,4 @@ def test_a_waiting_call_finishes_while_the_payment_queue_is_blocked(
     # first, rejected, repeated, blocker; the blocker too meets the revoked token when it starts
     # before the refresh is stored, and is then repeated once
     assert stats["calls_by_method"]["echo"] in (4, 5)
+    assert "paynet.call[" not in token_pool.logs()  # the token pool ran refreshes only
