@@ -1,4 +1,4 @@
-"""The broker: kombu's Redis transport with one fix, and the clean-up of stale bindings.
+"""The broker: kombu's Redis transport with one fix.
 
 A lost broker connection must not kill the worker.
 
@@ -16,12 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import amqp.exceptions
 import redis
-from celery import Celery
 from kombu.transport import redis as kombu_redis
-
-from worker.queues import CALL_QUEUE, TOKEN_QUEUE
 
 
 class Channel(kombu_redis.Channel):
@@ -33,30 +29,3 @@ class Channel(kombu_redis.Channel):
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
-
-
-# Bindings that releases before this one made and that still route messages wrongly: both
-# queues were bound to exchange ``paynet`` with routing key ``paynet``, so a message published
-# there reached both. Brokers keep bindings across restarts; a worker removes these at start.
-STALE_BINDINGS = ((TOKEN_QUEUE, CALL_QUEUE, CALL_QUEUE),)  # (queue, exchange, routing key)
-
-
-def drop_stale_bindings(app: Celery) -> int:
-    """Remove the bindings above where the broker still has them; returns how many went."""
-    removed = 0
-    with app.connection_for_write() as connection:
-        channel = connection.default_channel
-        for queue, exchange, routing_key in STALE_BINDINGS:
-            if isinstance(channel, kombu_redis.Channel):
-                member = channel.sep.join([routing_key, "", queue])
-                removed += int(channel.client.srem(channel.keyprefix_queue % exchange, member))
-                channel.client.srem(channel.keyprefix_binding_permanent % exchange, member)
-            else:
-                # AMQP: unbinding what is not bound is a no-op, and says nothing of whether
-                # there was a binding (so it is not counted); a queue or exchange not declared
-                # yet is a channel error, after which the channel is closed.
-                try:
-                    channel.queue_unbind(queue, exchange=exchange, routing_key=routing_key)
-                except amqp.exceptions.NotFound:
-                    channel = connection.channel()
-    return removed

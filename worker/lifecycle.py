@@ -26,7 +26,7 @@ from celery.signals import (
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from worker import broker, masking, queues, runtime, sweeps
+from worker import masking, queues, runtime, sweeps
 from worker.calls.refreshes import RefreshRequest, new_task_id, sealed_kwargs
 from worker.calls.reprs import refresh_repr
 from worker.config import REPO_ROOT, ConfigError, get_settings, out_of_reach, unusable
@@ -155,16 +155,6 @@ def _warn_insecure(**_: Any) -> None:
         log.info("gevent pool: psycopg2 cooperative (psycogreen), %d slots per process", _slots)
 
 
-def _drop_stale_bindings(app: Celery) -> None:
-    try:
-        removed = broker.drop_stale_bindings(app)
-    except Exception as exc:  # the broker unreachable or refusing: Celery itself will say so
-        log.warning("stale queue bindings not checked: %s", type(exc).__name__)
-        return
-    if removed:
-        log.warning("removed %d stale queue binding(s) of an earlier release", removed)
-
-
 def _on_worker_init(sender: Any = None, **_: Any) -> None:
     import celeryconfig  # read by Celery already; imported here, importing this reads nothing
 
@@ -179,8 +169,6 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
         if port:  # before the pool forks
             ledger = LedgerStore(make_engine(settings.database.url), retry_timeout=0)
             _exporter = metrics.serve(port, ledger_counts=ledger.count_by_state)
-        if sender is not None:
-            _drop_stale_bindings(sender.app)
     except (ConfigError, TokenKeyError, SchemaBehind, DatabaseUnreachable, OSError) as exc:
         print(f"paynet-gateway: cannot start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

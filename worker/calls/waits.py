@@ -65,13 +65,10 @@ def token_wait_from_kwargs(value: Any) -> TokenWait | None:
 
 
 def ledger_wait_from_kwargs(value: Any) -> LedgerWait | None:
-    """``_ledger`` as the gateway wrote it, or ``ValueError`` naming what is wrong.
-
-    (``first_check``, which messages of an earlier version carry, is accepted and ignored: the
-    reconcile deadline is now the database's.)"""
+    """``_ledger`` as the gateway wrote it, or ``ValueError`` naming what is wrong."""
     if value is None:
         return None
-    if not isinstance(value, dict) or set(value) - {"first_check"} != {"polls", "checks"}:
+    if not isinstance(value, dict) or set(value) != {"polls", "checks"}:
         raise ValueError("_ledger must be the gateway's own ledger wait state")
     polls, checks = value["polls"], value["checks"]
     if not isinstance(polls, int) or not isinstance(checks, int):
