@@ -152,7 +152,7 @@ def worker_limits(settings: Settings) -> WorkerLimits:
     # enforces neither limit: there only the send's own deadline and the claim-to-post bound
     # hold. The refresh task is bounded by its login timeout the same way.
     call_limit = settings.call_time_limit()
-    time_limits = {CALL_TASK: call_limit, REFRESH_TASK: settings.token.lock_ttl + 30}
+    time_limits = {CALL_TASK: call_limit, REFRESH_TASK: settings.refresh_time_limit()}
     soft_time_limits = {CALL_TASK: settings.call_soft_time_limit()}
     # A message fetched but not acknowledged is delivered again after this many seconds (Redis
     # has no broker-side acks: that is how a worker killed whole, host and all, gets its

@@ -16,6 +16,7 @@ from worker.runtime import Runtime, gateway_for
 from worker.tokens.coordination import Coordinator
 from worker.tokens.liveness import HeldLock
 from worker.tokens.policy import (
+    MAX_REFRESH_CYCLES,
     AwaitRefresh,
     Decision,
     NoToken,
@@ -67,11 +68,11 @@ class NaiveProvider(TokenProvider):
         with self._lock:
             cached = self._cache.get(profile)
         now = self.clock()
-        usable_cached = cached is not None and usable(cached, now, self.policy.expiry_leeway)
+        usable_cached = cached is not None and usable(cached, now)
         if cached is not None and cached.token is not None and usable_cached:
             return UseToken(cached.token, cached.generation)
         record = self._load(profile)
-        if usable(record, now, self.policy.expiry_leeway) and record.token is not None:
+        if usable(record, now) and record.token is not None:
             with self._lock:
                 self._cache[profile] = record
             return UseToken(record.token, record.generation)
@@ -81,7 +82,7 @@ class NaiveProvider(TokenProvider):
         self, profile: str, generation: int, wait: TokenWait | None
     ) -> tuple[Decision, TokenWait]:
         wait = wait_after_rejection(wait, generation, self.clock())
-        if wait.cycles > self.policy.max_refresh_cycles:
+        if wait.cycles > MAX_REFRESH_CYCLES:
             return NoToken("rejected_after_refresh", "naive strategy gave up"), wait
         return self._login(profile), wait
 

@@ -91,12 +91,27 @@ def _resolve(node: Any, env: Mapping[str, str], key: str) -> Any:
 _REPLACED = {
     "state_field": "status_field (Paynet's record has a status member, no state)",
     "succeeded_states": 'succeeded_statuses (strings, as Paynet writes them: ["0"])',
+    "lock_ttl": "refresh_request_ttl (what it always was: a refresh request's life)",
 }
+# Keys that no longer exist: fixed by the gateway, as nothing was gained by tuning them.
+_REMOVED = frozenset(
+    {
+        "expiry_leeway",
+        "wait_step",
+        "max_refresh_cycles",
+        "refresh_backoff_initial",
+        "refresh_backoff_max",
+    }
+)
 
 
 def _unknown(loc: tuple[int | str, ...]) -> str:
-    replaced = _REPLACED.get(str(loc[-1])) if loc else None
-    return f"unknown key, replaced by {replaced}" if replaced else "unknown key"
+    name = str(loc[-1]) if loc else ""
+    if name in _REPLACED:
+        return f"unknown key, replaced by {_REPLACED[name]}"
+    if name in _REMOVED:
+        return "unknown key: no longer a setting (the gateway fixes it); remove it"
+    return "unknown key"
 
 
 def _describe(error: ValidationError) -> str:

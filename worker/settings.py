@@ -102,19 +102,15 @@ class LoginBudget(_Frozen):
 
 
 class TokenSettings(_Frozen):
-    """How tokens are kept, waited for and renewed; all durations in seconds."""
+    """How tokens are kept, waited for and renewed; all durations in seconds. The rest of the
+    mechanism's timing is fixed (``worker/tokens/policy.py``, ``refresher.py``)."""
 
     ttl: float | None = Field(None, gt=0)
-    expiry_leeway: float = Field(5.0, ge=0)
-    wait_step: float = Field(0.1, gt=0)
     wait_timeout: float = Field(30.0, gt=0)
-    lock_ttl: float = Field(30.0, gt=0)  # how long a queued refresh request holds
+    refresh_request_ttl: float = Field(10.0, gt=0)  # a published request, until one takes it
     refresh_liveness: float = Field(6.0, gt=0)  # how soon a dead refresher's lock lapses
-    max_refresh_cycles: int = Field(3, ge=1)
     unauthorized_codes: tuple[int, ...] = (-9999,)
     transient_login_codes: tuple[int, ...] = ()
-    refresh_backoff_initial: float = Field(0.5, gt=0)
-    refresh_backoff_max: float = Field(5.0, gt=0)
     refused_cooldown: float = Field(300.0, ge=0)
     login_budget: LoginBudget = LoginBudget()
 
@@ -288,6 +284,12 @@ class _Gateway(Infrastructure, Generic[Profile]):
     def send_deadline(self) -> float:
         """The longest one request to a resource may take, connect and read together."""
         return max(p.timeouts.connect + p.timeouts.read for p in self.paynet.profiles.values())
+
+    def refresh_time_limit(self) -> float:
+        """Hard limit of one run of ``paynet.refresh_token``: a login, and its token saved
+        through a database outage (``token.wait_timeout``), with a margin."""
+        login = max(p.timeouts.login for p in self.paynet.profiles.values())
+        return login + self.token.wait_timeout + 10
 
     def call_soft_time_limit(self) -> float:
         """Where a run of ``paynet.call`` is stopped where it stands and retried: a fifth of

@@ -84,7 +84,7 @@ def test_a_token_rejected_right_after_every_refresh_ends_in_token_unavailable(
     error = error_of(call(producer))
     assert type(error).__name__ == "TokenUnavailable"
     assert "rejected_after_refresh" in str(error)
-    assert simulator.stats()["logins_succeeded"] == 4  # the first and max_refresh_cycles (3)
+    assert simulator.stats()["logins_succeeded"] == 4  # the first and MAX_REFRESH_CYCLES (3)
 
 
 def test_paynet_errors_reach_the_producer_with_code_message_and_data(

@@ -69,7 +69,7 @@ def test_a_producer_importing_celeryconfig_needs_only_a_broker_url(tmp_path: Pat
 def test_the_worker_applies_the_limits_derived_from_the_paynet_settings(
     start_workers: Callable[..., WorkerPool], producer: Celery
 ) -> None:
-    """conftest sets PAYNET_CALL_TIME_LIMIT=30 and PAYNET_TOKEN_LOCK_TTL=10."""
+    """conftest sets PAYNET_CALL_TIME_LIMIT=30, PAYNET_LOGIN_TIMEOUT=3 and a token wait of 20 s."""
     start_workers(env={"CELERY_VISIBILITY_TIMEOUT": "17"})
     inspect = producer.control.inspect(timeout=10)
     (conf,) = (inspect.conf() or {}).values()
@@ -78,4 +78,4 @@ def test_the_worker_applies_the_limits_derived_from_the_paynet_settings(
     assert options["max_connections"] == 1000  # celeryconfig's own, kept
     (registered,) = (inspect.registered("time_limit") or {}).values()
     assert "paynet.call [time_limit=30.0]" in registered
-    assert "paynet.refresh_token [time_limit=40.0]" in registered
+    assert "paynet.refresh_token [time_limit=33.0]" in registered

@@ -207,7 +207,7 @@ def test_a_refresher_killed_in_a_hanging_login_is_replaced_once_its_lock_expires
     env = {
         "PAYNET_LOGIN_TIMEOUT": "2",
         "PAYNET_CONNECT_TIMEOUT": "0.5",
-        "PAYNET_TOKEN_LOCK_TTL": "3",
+        "PAYNET_REFRESH_REQUEST_TTL": "3",
         "PAYNET_TOKEN_WAIT_TIMEOUT": "20",
         # The killed worker also held calls waiting on the token queue; as for a dead host,
         # Redis hands them out again once the visibility timeout passes.

@@ -22,10 +22,12 @@ def test_a_broken_configuration_stops_the_worker_naming_the_key(
 ) -> None:
     config = (REPO_ROOT / "config.yaml").read_text()
     broken = tmp_path / "broken.yaml"
-    broken.write_text(config.replace("max_refresh_cycles: 3", "max_refresh_cycles: many"))
+    broken.write_text(
+        config.replace("refresh_liveness: ${PAYNET_REFRESH_LIVENESS:-6}", "refresh_liveness: soon")
+    )
     done = start_worker({**gateway_env, "PAYNET_CONFIG": str(broken)})
     assert done.returncode != 0
-    assert "token.max_refresh_cycles" in done.stderr
+    assert "token.refresh_liveness" in done.stderr
     assert gateway_env["PAYNET_PASSWORD"] not in done.stderr + done.stdout
 
 

@@ -208,3 +208,15 @@ def test_a_server_out_of_reach_is_named_without_its_password() -> None:
         "database.url (DATABASE_URL) postgresql://paynet:***@db:5432/pay: "
         "OSError: cannot use postgresql://paynet:***@db:5432/pay"
     )
+
+
+def test_an_old_file_with_token_settings_that_are_gone_is_refused_naming_each_key() -> None:
+    raw = yaml.safe_load(SHIPPED.read_text())
+    raw["token"] = {**raw["token"], "lock_ttl": 30, "wait_step": 0.1, "max_refresh_cycles": 3}
+    raw["token"].pop("refresh_request_ttl")
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(yaml.safe_dump(raw), ENV)
+    message = str(caught.value)
+    assert "token.lock_ttl: unknown key, replaced by refresh_request_ttl" in message
+    assert "token.wait_step: unknown key: no longer a setting" in message
+    assert "token.max_refresh_cycles: unknown key: no longer a setting" in message

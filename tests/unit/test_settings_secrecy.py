@@ -56,7 +56,7 @@ def test_an_exception_quoting_the_settings_shows_no_secret() -> None:
     ("change", "named"),
     [
         ({"PAYNET_TERMINAL_ID": "abc"}, "terminal_id"),
-        ({"PAYNET_TOKEN_LOCK_TTL": "-1"}, "lock_ttl"),
+        ({"PAYNET_REFRESH_REQUEST_TTL": "-1"}, "refresh_request_ttl"),
         ({"PAYNET_BASE_URL": "ftp://x"}, "base_url"),
         ({"PAYNET_ENV": "staging"}, "environment"),
     ],
@@ -96,11 +96,11 @@ def test_a_validation_error_of_the_settings_classes_never_quotes_input() -> None
         "database": {"url": "sqlite://"},
         "redis": {"url": "redis://x"},
         "security": {"token_keys": KEY},
-        "token": {"lock_ttl": -1},
+        "token": {"refresh_request_ttl": -1},
     }
     with pytest.raises(ValidationError) as caught:
         Settings.model_validate(raw)
-    assert "lock_ttl" in str(caught.value)
+    assert "refresh_request_ttl" in str(caught.value)
     assert PASSWORD not in shown(caught.value)
     assert KEY not in shown(caught.value)
     with pytest.raises(ValidationError) as wrong_type:

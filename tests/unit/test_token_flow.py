@@ -12,7 +12,9 @@ from worker.core.causes import Cause
 from worker.paynet.failures import LoginFailure
 from worker.settings import TokenSettings
 from worker.tokens.policy import (
+    EXPIRY_LEEWAY,
     MAX_POLL_STEP,
+    WAIT_STEP,
     AwaitRefresh,
     NoToken,
     TokenWait,
@@ -27,7 +29,7 @@ from worker.tokens.record import Failure, TokenRecord
 from worker.tokens.refresher import AlreadyFresh, Busy, Failed, Plan, Refreshed, plan_next
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-POLICY = TokenSettings(wait_timeout=30, refused_cooldown=300, max_refresh_cycles=3)
+POLICY = TokenSettings(wait_timeout=30, refused_cooldown=300)
 
 
 def record(generation: int = 1, token: str | None = "tok", **extra: object) -> TokenRecord:
@@ -51,7 +53,7 @@ def test_an_expired_token_asks_for_a_refresh_of_its_generation() -> None:
 
 
 def test_a_token_within_the_leeway_of_its_expiry_counts_as_expired() -> None:
-    almost = record(expires_at=NOW + timedelta(seconds=POLICY.expiry_leeway / 2))
+    almost = record(expires_at=NOW + timedelta(seconds=EXPIRY_LEEWAY / 2))
     assert isinstance(decide_token(almost, NOW, None, POLICY), AwaitRefresh)
 
 
@@ -162,7 +164,7 @@ TRANSIENT = Failed(LoginFailure(Cause.UNREACHABLE, "connection refused"), retry_
     [
         (Refreshed(2, 0.1), 0.0, Plan()),
         (AlreadyFresh(2), 0.0, Plan()),
-        (Busy(), 1.0, Plan(POLICY.wait_step, 3)),
+        (Busy(), 1.0, Plan(WAIT_STEP, 3)),
         (Busy(), 29.99, Plan()),
         (TRANSIENT, 1.0, Plan(1.0, 4)),
         (TRANSIENT, 29.5, Plan(hold=1.0)),
@@ -192,9 +194,7 @@ def test_a_forged_wait_state_is_refused(value: object) -> None:
 
 
 def test_a_waiting_task_polls_every_wait_step_at_first_then_less_often() -> None:
-    policy = TokenSettings(wait_step=0.1)
-    assert poll_step(0.0, policy) == 0.1
-    assert poll_step(0.3, policy) == 0.1
-    assert poll_step(2.0, policy) == 0.5
-    assert poll_step(60.0, policy) == MAX_POLL_STEP
-    assert poll_step(60.0, TokenSettings(wait_step=3.0)) == 3.0  # never below the step set
+    assert poll_step(0.0) == WAIT_STEP == 0.1
+    assert poll_step(0.3) == 0.1
+    assert poll_step(2.0) == 0.5
+    assert poll_step(60.0) == MAX_POLL_STEP

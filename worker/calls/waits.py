@@ -22,7 +22,7 @@ from worker.core.seal import Seal
 from worker.ledger.fingerprint import canonical_json
 from worker.ledger.policy import LedgerWait
 from worker.settings import TokenSettings
-from worker.tokens.policy import OUTAGES, TokenWait
+from worker.tokens.policy import MAX_REFRESH_CYCLES, OUTAGES, TokenWait
 
 
 class RetryLater(Exception):
@@ -128,7 +128,7 @@ def _check_wait(wait: TokenWait, policy: TokenSettings, now: float) -> TokenWait
     host's memory is not time spent waiting for a token)."""
     if wait.since > now + SINCE_SLACK:
         raise ValueError("_wait began at a time out of range")
-    if wait.stale_generation < 0 or not 0 <= wait.cycles <= policy.max_refresh_cycles + 1:
+    if wait.stale_generation < 0 or not 0 <= wait.cycles <= MAX_REFRESH_CYCLES + 1:
         raise ValueError("_wait holds counts out of range")
     if now - wait.since > policy.wait_timeout + LATE_SLACK:
         return replace(wait, since=now, cause=None)

@@ -2,8 +2,8 @@
 
 A refresh request is a key per (profile, stale generation) set with NX, so a storm of
 rejections of one token publishes one ``paynet.refresh_token`` task. The key expires by itself:
-a published refresh keeps it ``token.lock_ttl`` seconds until a refresher takes it, a running one
-a few seconds at a time, from the moment it takes it, while its heartbeat renews it
+a published refresh keeps it ``token.refresh_request_ttl`` seconds until a refresher takes it, a
+running one a few seconds at a time, from the moment it takes it, while its heartbeat renews it
 (``worker/tokens/liveness.py``); so a refresh lost with its worker, at whatever instant, is
 requested again within seconds by the next task that polls. The login budget counts in Redis's
 own time (``TIME``).
@@ -67,7 +67,7 @@ class Coordinator:
     def request_refresh(self, profile: str, stale_generation: int) -> bool:
         """Publish the refresh task unless one is already requested for this generation."""
         key = self._request_key(profile, stale_generation)
-        ttl = math.ceil(self.policy.lock_ttl)
+        ttl = math.ceil(self.policy.refresh_request_ttl)
         with translated():
             if not self.redis.set(key, "1", nx=True, ex=ttl):
                 metrics.refresh_request(profile, enqueued=False)
@@ -86,7 +86,7 @@ class Coordinator:
 
     def keep_request(self, profile: str, stale_generation: int, seconds: float) -> None:
         """A refresh that backs off keeps its request open, so no second one is enqueued."""
-        ttl = math.ceil(max(seconds, 0) + self.policy.lock_ttl)
+        ttl = math.ceil(max(seconds, 0) + self.policy.refresh_request_ttl)
         with translated():
             self.redis.set(self._request_key(profile, stale_generation), "1", ex=ttl)
 
@@ -99,7 +99,7 @@ class Coordinator:
 
     def finish_request(self, profile: str, stale_generation: int) -> None:
         """Done: later requests for this generation (from reads made before the save) are still
-        deduplicated for ``token.lock_ttl``, so one generation costs one refresh request."""
+        deduplicated for ``token.refresh_request_ttl``: one generation costs one refresh."""
         self.keep_request(profile, stale_generation, 0)
 
     def acquire(self, profile: str, stale_generation: int) -> HeldLock | None:

@@ -36,7 +36,7 @@ class HeldLock:
 
     def __enter__(self) -> HeldLock:
         # The request's bound starts now, not at the first heartbeat: a published request lives
-        # ``token.lock_ttl``, which may be longer than a waiting task's patience.
+        # ``token.refresh_request_ttl``, which may be longer than a waiting task's patience.
         try:
             self._renew_request()
         except REDIS_ERRORS as exc:

@@ -57,17 +57,24 @@ def describe(profile: str, cause: Cause | str, detail: str) -> str:
     return f"no Paynet token for profile {profile!r}: {cause} ({detail})"
 
 
-# The longest a waiting task sleeps between two looks: a long wait (a slow login, an outage)
-# costs a poll a second, while the first polls of a short one come every ``token.wait_step``.
+# A waiting task looks again after WAIT_STEP at first, the step growing with the wait to
+# MAX_POLL_STEP: a refresh takes a login's time, and a long wait (a slow login, an outage) costs
+# a poll a second.
+WAIT_STEP = 0.1
 MAX_POLL_STEP = 1.0
+# A token this close to its expiry counts as expired: a call sent with it must not arrive late.
+EXPIRY_LEEWAY = 5.0
+# Fresh tokens Paynet may reject in a row for one task before it gives up: more means Paynet
+# rejects every token it issues, and logging in again would not help.
+MAX_REFRESH_CYCLES = 3
 
 
-def poll_step(waited: float, policy: TokenSettings) -> float:
-    """Seconds until a waiting task looks again: ``wait_step`` at first, growing with the wait."""
-    return min(max(policy.wait_step, MAX_POLL_STEP), max(policy.wait_step, waited / 4))
+def poll_step(waited: float) -> float:
+    """Seconds until a waiting task looks again: WAIT_STEP at first, growing with the wait."""
+    return min(MAX_POLL_STEP, max(WAIT_STEP, waited / 4))
 
 
-def usable(record: TokenRecord, now: datetime, leeway: float) -> bool:
+def usable(record: TokenRecord, now: datetime, leeway: float = EXPIRY_LEEWAY) -> bool:
     """A token is usable while it exists and is not within ``leeway`` of its expiry."""
     if record.token is None:
         return False
@@ -98,7 +105,7 @@ def decide_token(
     record: TokenRecord, now: datetime, wait: TokenWait | None, policy: TokenSettings
 ) -> Decision:
     """Before a call: use the stored token, or wait for a refresh, or give up."""
-    fresh = usable(record, now, policy.expiry_leeway)
+    fresh = usable(record, now)
     if (
         fresh
         and record.token is not None
@@ -144,7 +151,7 @@ def after_rejection(
     record: TokenRecord, now: datetime, wait: TokenWait, policy: TokenSettings
 ) -> Decision:
     """Paynet said "unauthorized"; ``record`` is fresh from the DB, ``wait`` already counts it."""
-    if wait.cycles > policy.max_refresh_cycles:
+    if wait.cycles > MAX_REFRESH_CYCLES:
         return NoToken(
             Cause.REJECTED_AFTER_REFRESH,
             f"Paynet rejected {wait.cycles} tokens in a row for this request, fresh ones included",

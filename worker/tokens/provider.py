@@ -107,7 +107,7 @@ class TokenProvider:
         if wait is None:
             with self._lock:
                 cached = self._cache.get(profile)
-            fresh = cached is not None and usable(cached, self.clock(), self.policy.expiry_leeway)
+            fresh = cached is not None and usable(cached, self.clock())
             if fresh and cached is not None and cached.token is not None:
                 return UseToken(cached.token, cached.generation)
         try:
@@ -122,7 +122,7 @@ class TokenProvider:
 
     def next_poll(self, wait: TokenWait) -> float:
         """Seconds until a waiting task looks again."""
-        return poll_step(self.clock().timestamp() - wait.since, self.policy)
+        return poll_step(self.clock().timestamp() - wait.since)
 
     def rejected(
         self, profile: str, generation: int, wait: TokenWait | None

@@ -22,11 +22,16 @@ from worker.paynet.failures import LoginFailure
 from worker.settings import Settings, TokenSettings
 from worker.tokens.coordination import Coordinator
 from worker.tokens.liveness import HeldLock
-from worker.tokens.policy import refused_recently, usable
+from worker.tokens.policy import WAIT_STEP, refused_recently, usable
 from worker.tokens.record import TokenRecord
 from worker.tokens.store import TokenStore
 
 log = logging.getLogger("worker.refresh")
+
+# Between two attempts after a transient login failure: doubling, within a waiting task's
+# patience (token.wait_timeout) and the login budget.
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 5.0
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,8 @@ class Plan:
 
 def plan_next(outcome: RefreshOutcome, attempt: int, elapsed: float, policy: TokenSettings) -> Plan:
     """Retry while waiting tasks may still use the token; past their bound, stop and cool down."""
-    if isinstance(outcome, Busy) and elapsed + policy.wait_step < policy.wait_timeout:
-        return Plan(policy.wait_step, attempt)
+    if isinstance(outcome, Busy) and elapsed + WAIT_STEP < policy.wait_timeout:
+        return Plan(WAIT_STEP, attempt)
     if not isinstance(outcome, Failed) or outcome.retry_in is None:
         return Plan()
     if elapsed + outcome.retry_in < policy.wait_timeout:
@@ -153,9 +158,7 @@ class Refresher:
             attempt,
             outage.detail,
         )
-        delay = backoff(
-            attempt, self.policy.refresh_backoff_initial, self.policy.refresh_backoff_max
-        )
+        delay = backoff(attempt, BACKOFF_FIRST, BACKOFF_MAX)
         return Failed(LoginFailure(outage.cause, outage.detail), delay)
 
     def _refresh_locked(
@@ -175,9 +178,7 @@ class Refresher:
                 record.generation,
             )
             return AlreadyFresh(record.generation)
-        if usable(record, now, self.policy.expiry_leeway) and (
-            record.generation > stale_generation and not force
-        ):
+        if usable(record, now) and (record.generation > stale_generation and not force):
             # Its writer may have died between saving and marking: waiters read it again.
             self._changed(profile)
             return AlreadyFresh(record.generation)
@@ -232,9 +233,7 @@ class Refresher:
             self._record(profile, failure)
             if failure.permanent:
                 return Failed(failure, None)
-            delay = backoff(
-                attempt, self.policy.refresh_backoff_initial, self.policy.refresh_backoff_max
-            )
+            delay = backoff(attempt, BACKOFF_FIRST, BACKOFF_MAX)
             return Failed(failure, delay)
         duration = time.monotonic() - started
         metrics.login(profile, "succeeded")

@@ -144,9 +144,7 @@ class TokenStore:
                 .values(**values)
             ).rowcount
             stored = conn.execute(
-                select(tokens.c.generation, tokens.c.token_fence).where(
-                    tokens.c.profile == profile
-                )
+                select(tokens.c.generation, tokens.c.token_fence).where(tokens.c.profile == profile)
             ).one()
             if not changed and stored.token_fence != fence:
                 return None
