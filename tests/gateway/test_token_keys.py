@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from sqlalchemy import Engine, select
 
 from simulator import Simulator
 from tests.conftest import call
+from tests.gateway.test_storm import REVOCATIONS, run_storm
+from tests.support.logins import assert_only_the_refresh_task_logs_in
 from tests.support.tokens import seed
 from tests.support.workers import REPO_ROOT, WorkerPool
 from worker.db.tables import tokens
@@ -134,12 +137,41 @@ def test_rotate_key_names_the_tokens_no_key_decrypts_and_leaves_them_as_they_are
     seed(TokenStore(engine, TokenCipher([token_key.encode()])), "default", "tok-1")
     stored = ciphertexts(engine)
 
-    done = cli(gateway_env, "token", "rotate-key")
+    keys = f"{key().decode()},{token_key}"
+    done = cli({**gateway_env, KEY_VARIABLE: keys}, "token", "rotate-key")
     assert done.returncode == 2
     assert "re-encrypted 1 token(s)" in done.stdout
     assert "1 token(s) could not be decrypted" in done.stderr
     assert "profiles: lost" in done.stderr
     assert ciphertexts(engine)["lost"] == stored["lost"]
+
+
+@pytest.mark.parametrize("twice", [False, True], ids=["one key", "the same key twice"])
+def test_rotate_key_with_a_single_key_refuses_as_there_is_nothing_to_rotate_to(
+    engine: Engine, gateway_env: dict[str, str], token_key: str, twice: bool
+) -> None:
+    seed(TokenStore(engine, TokenCipher([token_key.encode()])), "default", "tok-1")
+    stored = ciphertexts(engine)
+    keys = f"{token_key},{token_key}" if twice else token_key
+
+    done = cli({**gateway_env, KEY_VARIABLE: keys}, "token", "rotate-key")
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        f"paynet-gateway: {KEY_VARIABLE} holds a single key: nothing to rotate to "
+        "(put the new key first and the old one after it; see --help)"
+    ]
+    assert ciphertexts(engine) == stored
+
+
+def test_rotate_key_help_gives_the_two_phases_of_a_rotation(gateway_env: dict[str, str]) -> None:
+    done = cli(gateway_env, "token", "rotate-key", "--help")
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert f"Phase 1: add the new key second ({KEY_VARIABLE}=old,new)" in text
+    assert "Phase 2, once all of them have both keys: put it first (new,old)" in text
+    assert "then run this command" in text
 
 
 def test_a_token_under_an_unknown_key_is_replaced_by_exactly_one_login(
@@ -208,3 +240,58 @@ def test_rotate_key_never_overwrites_a_token_saved_while_it_runs(
     assert done.rotated == 1
     record = TokenStore(engine, TokenCipher([new])).load("default")
     assert (record.generation, record.token) == (2, "tok-saved-meanwhile")
+
+
+CALL_SUCCEEDED = re.compile(r"Task paynet\.call\[[0-9a-f-]+\] succeeded in ")
+
+# Each phase of a rotation as the fleet goes through it, one worker restarted ahead of the
+# other: (worker A's keys, worker B's keys, whether rotate-key has run). The fleet before the
+# rotation saved the token under the old key.
+ROTATION = {
+    "phase 1, the new key second on one worker": ("old", "old,new", False),
+    "phase 2, the new key first on one worker": ("old,new", "new,old", False),
+    "phase 3, after rotate-key, the old key dropped on one worker": ("new,old", "new", True),
+}
+
+
+@pytest.mark.parametrize(("a", "b", "rotated"), ROTATION.values(), ids=ROTATION.keys())
+def test_two_workers_mid_rotation_read_each_others_tokens_and_seals_through_a_storm(
+    start_workers: Callable[..., WorkerPool],
+    producer: Celery,
+    simulator: Simulator,
+    engine: Engine,
+    gateway_env: dict[str, str],
+    a: str,
+    b: str,
+    rotated: bool,
+) -> None:
+    """Waits retried, refreshes requested and tokens saved by either worker, run by the other:
+    every call succeeds, one login per revocation, no seal refused, no token unreadable."""
+    keys = {"old": key().decode(), "new": key().decode()}
+    fleet = {
+        name: ",".join(keys[k] for k in spec.split(",")) for name, spec in (("a", a), ("b", b))
+    }
+    # Read by every worker, and past its expiry: one login replaces it, no rejection.
+    stale = "tok-expired-before-the-rotation"
+    seed(TokenStore(engine, TokenCipher([keys["old"].encode()])), "default", stale, 1e-3)
+    if rotated:
+        phase_2 = {**gateway_env, KEY_VARIABLE: f"{keys['new']},{keys['old']}"}
+        assert cli(phase_2, "token", "rotate-key").returncode == 0
+        assert (
+            TokenStore(engine, TokenCipher([keys["new"].encode()])).load("default").token == stale
+        )
+    pools = [
+        start_workers(processes=1, concurrency=8, env={KEY_VARIABLE: fleet[name]}, wait=False)
+        for name in ("a", "b")
+    ]
+    for pool in pools:
+        pool.wait_ready()
+
+    run_storm(producer, simulator)
+
+    logs = [pool.logs() for pool in pools]
+    assert all(CALL_SUCCEEDED.search(log) for log in logs), "a worker ran no call"
+    assert_only_the_refresh_task_logs_in("\n".join(logs), 1 + REVOCATIONS)
+    for log in logs:
+        assert "InvalidRequest" not in log
+        assert "cannot be decrypted" not in log

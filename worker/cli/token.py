@@ -26,6 +26,7 @@ from worker.tokens.crypto import (
     cipher_from_settings,
     new_key,
     seal_from_settings,
+    token_keys,
 )
 from worker.tokens.record import Failure
 from worker.tokens.store import TokenStore
@@ -161,11 +162,27 @@ def run_new_key() -> int:
     return 0
 
 
+ROTATION = (
+    "Rotate in two phases, each a restart of every process. Phase 1: add the new key second "
+    f"({KEY_VARIABLE}=old,new) for every worker and every host that runs 'token refresh'. "
+    "Phase 2, once all of them have both keys: put it first (new,old) everywhere, restart, then "
+    "run this command. Drop the old key only after that, once the broker's visibility timeout "
+    "has passed since the last restart of phase 2 (docs/security.md)."
+)
+
+
 @token.command(
-    "rotate-key", help=f"Re-encrypt every stored token with the first key of {KEY_VARIABLE}."
+    "rotate-key",
+    help=f"Re-encrypt every stored token with the first key of {KEY_VARIABLE}.",
+    epilog=ROTATION,
 )
 def run_rotate_key() -> int:
     """Prints counts and profile names only: never a key, never a token."""
+    if len(set(_configured_keys())) < 2:
+        raise CommandError(
+            f"{KEY_VARIABLE} holds a single key: nothing to rotate to "
+            "(put the new key first and the old one after it; see --help)"
+        )
     with _store("token rotate-key") as store:
         done = store.rewrap_all()
     click.echo(f"re-encrypted {done.rotated} token(s) with the first key of {KEY_VARIABLE}")
@@ -176,3 +193,10 @@ def run_rotate_key() -> int:
             f"{', '.join(done.undecryptable)}); workers replace them with a fresh login"
         )
     return 0
+
+
+def _configured_keys() -> list[bytes]:
+    try:
+        return token_keys(get_operator_settings().security, REPO_ROOT)
+    except TokenKeyError as exc:
+        raise CommandError(str(exc)) from None

@@ -3,9 +3,9 @@
 A task's wait state (``_wait``, ``_ledger``) and the refresh task's arguments come back to the
 gateway through the broker, where any publisher could write them. Each is sealed with an
 HMAC-SHA256 under keys that only the workers and the operator's CLI hold (derived from the
-token keys): the first key seals, every key opens, so rotating the token keys keeps what is in
-flight valid. The sealed payload names the task id, so a seal copied into another task is no
-good.
+token keys): the first key seals, every key opens, so a rotation that gives every process the
+new key before any seals with it (docs/security.md) keeps what is in flight valid. The sealed
+payload names the task id, so a seal copied into another task is no good.
 """
 
 from __future__ import annotations

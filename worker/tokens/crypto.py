@@ -1,7 +1,8 @@
 """The token at rest: Fernet (AES-128-CBC with HMAC-SHA256), several keys for rotation.
 
-The first key encrypts, every key decrypts. In development a key is generated once into a file
-readable by its owner only; in production a missing key stops start-up.
+The first key encrypts, every key decrypts: a new key goes in second everywhere before it goes
+first anywhere (docs/security.md, "Rotating the keys"). In development a key is generated once
+into a file readable by its owner only; in production a missing key stops start-up.
 """
 
 from __future__ import annotations
