@@ -101,7 +101,8 @@ def test_a_long_chaos_run_executes_nothing_twice_and_loses_nothing(
     states = wait_until_final(engine, keys, FINAL, timeout=1500, while_waiting=chaos.tick)
     executions = simulator.stats()["executions"]
     twice = {key: n for key, n in executions.items() if key in states and n > 1}
-    outcomes = Counter(_outcome(result) for result in results)
+    pairs = zip(keys, results, strict=True)
+    outcomes = Counter(_outcome(result, simulator, key) for key, result in pairs)
     figures = {
         "payments": PAYMENTS,
         "seconds": round(time.monotonic() - started, 1),
@@ -114,6 +115,10 @@ def test_a_long_chaos_run_executes_nothing_twice_and_loses_nothing(
     }
     print(f"\nlong chaos figures (2 cores): {figures}")
     assert not twice, f"executed twice: {twice}"
+    # Paynet's status (the traced shape) tells every executed payment: none ends unknown, and
+    # each task ends with its own transaction.
+    assert outcomes.get("OutcomeUnknown", 0) == 0, f"unknown where Paynet could tell: {figures}"
+    assert outcomes.get("not its own transaction", 0) == 0, figures
     assert figures["not final"] == 0, f"not final: {figures}"
     for key, state in ledger_states(engine, keys).items():
         if state == "succeeded":
@@ -122,9 +127,11 @@ def test_a_long_chaos_run_executes_nothing_twice_and_loses_nothing(
     assert seen["kills"] >= 10 and seen["redis restarts"] and seen["postgres restarts"]
 
 
-def _outcome(result: object) -> str:
+def _outcome(result: object, simulator: Simulator, key: str) -> str:
     try:
-        result.get(timeout=120)  # type: ignore[attr-defined]
+        value = result.get(timeout=120)  # type: ignore[attr-defined]
     except Exception as exc:
         return type(exc).__name__
+    if value["transactionId"] not in simulator.transaction_ids(key):
+        return "not its own transaction"
     return "result"
