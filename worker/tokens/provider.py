@@ -54,6 +54,10 @@ REREAD_AFTER = 2.0
 # A mark read from Redis stands for every task of this process this long: waiting costs Redis
 # one read per process per interval, not one per waiting task.
 MARK_FRESH = 0.05
+# A refresh request made (or found made) for a generation stands for every task of this process
+# this long: a refresh lost with its worker is still requested again within it, and a storm costs
+# Redis one request per process per interval, not one per waiting task.
+REQUEST_STANDS = 1.0
 # A failed read stands for the other tasks of this process this long, so that an outage costs
 # one attempt (and its timeout) per process per second, not one per waiting task in turn.
 FAILED_READ_STANDS = 1.0
@@ -89,6 +93,7 @@ class TokenProvider:
         self._failed: dict[str, _FailedRead] = {}
         self._dead: dict[str, int] = {}  # per profile, the newest generation Paynet rejected
         self._marks: dict[str, tuple[str, float]] = {}  # per profile, the mark and when read
+        self._requested: dict[tuple[str, int], float] = {}  # (profile, generation): when asked
         self.store_reads = 0
 
     def token(self, profile: str, wait: TokenWait | None) -> Decision:
@@ -200,11 +205,28 @@ class TokenProvider:
                     self._cache[record.profile] = record
         elif isinstance(decision, AwaitRefresh):
             try:
-                self.coordinator.request_refresh(record.profile, decision.wait.stale_generation)
+                self._request_refresh(record.profile, decision.wait.stale_generation)
             except Unavailable as outage:
                 return self._outage(record.profile, decision.wait, outage)
-            self._recovered(Cause.REDIS_UNAVAILABLE)
         return decision
+
+    def _request_refresh(self, profile: str, stale_generation: int) -> None:
+        """Ask for the refresh of ``stale_generation`` unless this process asked within
+        ``REQUEST_STANDS``; Redis decides whether a task is published (once across the fleet)."""
+        key, now = (profile, stale_generation), time.monotonic()
+        with self._lock:
+            asked = self._requested.get(key)
+            if asked is not None and now - asked < REQUEST_STANDS:
+                return
+            self._requested = {k: t for k, t in self._requested.items() if now - t < REQUEST_STANDS}
+            self._requested[key] = now
+        try:
+            self.coordinator.request_refresh(profile, stale_generation)
+        except Unavailable:
+            with self._lock:
+                self._requested.pop(key, None)
+            raise
+        self._recovered(Cause.REDIS_UNAVAILABLE)
 
     def _outage(self, profile: str, wait: TokenWait | None, outage: Unavailable) -> Decision:
         with self._lock:
