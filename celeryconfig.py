@@ -150,7 +150,7 @@ def worker_limits(settings: Settings) -> WorkerLimits:
     # claim-to-post bound (worker/calls/keyed.py) this is what lets the ledger believe "not
     # found" once the processing window has passed (worker/ledger/policy.py). The threads pool
     # enforces neither limit: there only the send's own deadline and the claim-to-post bound
-    # hold. The refresh task is bounded by its login timeout the same way.
+    # hold. The refresh task's limit covers a login and its token saved through a database outage.
     call_limit = settings.call_time_limit()
     time_limits = {CALL_TASK: call_limit, REFRESH_TASK: settings.refresh_time_limit()}
     soft_time_limits = {CALL_TASK: settings.call_soft_time_limit()}

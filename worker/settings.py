@@ -101,6 +101,10 @@ class LoginBudget(_Frozen):
     window: float = Field(60.0, gt=0)
 
 
+# A token this close to its expiry counts as expired: a call sent with it must not arrive late.
+EXPIRY_LEEWAY = 5.0
+
+
 class TokenSettings(_Frozen):
     """How tokens are kept, waited for and renewed; all durations in seconds. The rest of the
     mechanism's timing is fixed (``worker/tokens/policy.py``, ``refresher.py``)."""
@@ -113,6 +117,16 @@ class TokenSettings(_Frozen):
     transient_login_codes: tuple[int, ...] = ()
     refused_cooldown: float = Field(300.0, ge=0)
     login_budget: LoginBudget = LoginBudget()
+
+    @field_validator("ttl")
+    @classmethod
+    def _outlives_the_leeway(cls, value: float | None) -> float | None:
+        if value is not None and value <= 2 * EXPIRY_LEEWAY:
+            raise ValueError(
+                f"must exceed {2 * EXPIRY_LEEWAY:g} s: a token within {EXPIRY_LEEWAY:g} s of "
+                "its expiry is not used, and every login would be wasted"
+            )
+        return value
 
 
 class StatusMethod(_Frozen):
@@ -286,10 +300,11 @@ class _Gateway(Infrastructure, Generic[Profile]):
         return max(p.timeouts.connect + p.timeouts.read for p in self.paynet.profiles.values())
 
     def refresh_time_limit(self) -> float:
-        """Hard limit of one run of ``paynet.refresh_token``: a login, and its token saved
-        through a database outage (``token.wait_timeout``), with a margin."""
-        login = max(p.timeouts.login for p in self.paynet.profiles.values())
-        return login + self.token.wait_timeout + 10
+        """Hard limit of one run of ``paynet.refresh_token``: a login (connect and read), its
+        token saved through a database outage (``token.wait_timeout``, the two statements
+        together), and a margin for their last attempts (a statement timeout of 15 s)."""
+        login = max(p.timeouts.connect + p.timeouts.login for p in self.paynet.profiles.values())
+        return login + self.token.wait_timeout + 30
 
     def call_soft_time_limit(self) -> float:
         """Where a run of ``paynet.call`` is stopped where it stands and retried: a fifth of

@@ -78,4 +78,4 @@ def test_the_worker_applies_the_limits_derived_from_the_paynet_settings(
     assert options["max_connections"] == 1000  # celeryconfig's own, kept
     (registered,) = (inspect.registered("time_limit") or {}).values()
     assert "paynet.call [time_limit=30.0]" in registered
-    assert "paynet.refresh_token [time_limit=33.0]" in registered
+    assert "paynet.refresh_token [time_limit=56.05]" in registered

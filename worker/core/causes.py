@@ -22,6 +22,7 @@ class Cause(StrEnum):
     REJECTED_AFTER_REFRESH = "rejected_after_refresh"  # fresh tokens rejected again and again
     REDIS_UNAVAILABLE = "redis_unavailable"
     DATABASE_UNAVAILABLE = "database_unavailable"
+    BROKER_UNAVAILABLE = "broker_unavailable"  # the refresh task could not be published
 
 
 PERMANENT = frozenset({Cause.REFUSED})

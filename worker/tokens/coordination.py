@@ -10,10 +10,12 @@ own time (``TIME``).
 
 The token's state mark is a random value set after every write of the profile's token row. A
 waiting task compares it with the mark its process read before its last look at the database,
-and reads the database again only when it changed: waiting costs one Redis read per poll, and
-the token store one read per process per change.
+and reads the database again only when it changed: waiting costs Redis one read per process per
+50 ms however many tasks wait (``worker/tokens/provider.py``), and the token store one read per
+process per change.
 
-Every method raises ``Unavailable`` (never a redis-py exception) when Redis cannot be reached.
+Every method raises ``Unavailable`` (never a redis-py exception) when Redis cannot be reached,
+and ``request_refresh`` also when the broker takes no refresh task.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from redis.exceptions import LockError
 from redis.lock import Lock
 
 from worker.core import metrics
-from worker.core.outages import translated
+from worker.core.causes import Cause
+from worker.core.outages import Unavailable, first_line, translated
 from worker.settings import TokenSettings
 from worker.tokens.liveness import HeldLock
 
@@ -74,10 +77,12 @@ class Coordinator:
                 return False
         try:
             self.publish(profile, stale_generation)
-        except Exception:
+        except Exception as exc:  # the broker's error, whichever broker: a wait like an outage
             with translated():
                 self.redis.delete(key)
-            raise
+            raise Unavailable(
+                Cause.BROKER_UNAVAILABLE, f"the refresh task was not published: {first_line(exc)}"
+            ) from None
         log.info(
             "token refresh requested: profile=%s stale_generation=%d", profile, stale_generation
         )

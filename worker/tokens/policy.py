@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from worker.core.causes import Cause
-from worker.settings import TokenSettings
+from worker.settings import EXPIRY_LEEWAY, TokenSettings
 from worker.tokens.record import TokenRecord
 
 # What a waiting task says when an outage it met on an earlier poll made it give up.
 OUTAGES = {
     Cause.REDIS_UNAVAILABLE: "Redis (refresh requests and lock) could not be reached",
+    Cause.BROKER_UNAVAILABLE: "the broker took no refresh task",
     Cause.DATABASE_UNAVAILABLE: "the token store's database could not be reached",
 }
 
@@ -62,8 +63,6 @@ def describe(profile: str, cause: Cause | str, detail: str) -> str:
 # a poll a second.
 WAIT_STEP = 0.1
 MAX_POLL_STEP = 1.0
-# A token this close to its expiry counts as expired: a call sent with it must not arrive late.
-EXPIRY_LEEWAY = 5.0
 # Fresh tokens Paynet may reject in a row for one task before it gives up: more means Paynet
 # rejects every token it issues, and logging in again would not help.
 MAX_REFRESH_CYCLES = 3

@@ -240,12 +240,17 @@ class Refresher:
         return self._keep(profile, success.token, duration, held)
 
     def _keep(self, profile: str, token: str, duration: float, held: HeldLock) -> RefreshOutcome:
-        """Save the token Paynet just issued. Its fence is taken now, as its answer arrives: a
-        later-issued token has a larger one, so a save that comes late never replaces it. The
-        database lost for a moment is waited out (the heartbeat keeps the lock meanwhile):
-        a token in hand never costs a second login."""
-        bound = self.policy.wait_timeout
-        fence = retrying(lambda: self.store.take_fence(profile), "numbering a login", bound)
+        """Save the token Paynet just issued. Its fence is taken now, as its answer arrives,
+        rather than when the login began: while the lock holds, a login whose answer arrives
+        later was issued later, and a save that comes late never replaces a token numbered
+        after it. The database lost for a moment is waited out within ``token.wait_timeout``
+        for the two statements together (the heartbeat keeps the lock meanwhile): a token in
+        hand never costs a second login."""
+        deadline = time.monotonic() + self.policy.wait_timeout
+        with translated():  # a pool that has no connection to give is an outage as well
+            fence = retrying(
+                lambda: self.store.take_fence(profile), "numbering a login", _left(deadline)
+            )
         if not held.owned():
             log.warning(
                 "token refresh of profile %s outlived its lock: its token is kept only if no "
@@ -254,15 +259,17 @@ class Refresher:
                 fence,
             )
         ttl = self.policy.ttl
-        generation = retrying(
-            lambda: self.store.save_token(profile, token, fence, ttl), "saving the token", bound
-        )
         with translated():
+            generation = retrying(
+                lambda: self.store.save_token(profile, token, fence, ttl),
+                "saving the token",
+                _left(deadline),
+            )
             current = self.store.load(profile).generation if generation is None else generation
         self._changed(profile)
         if generation is None:
             log.warning(
-                "token refresh of profile %s lost a race: a later-issued token is stored "
+                "token refresh of profile %s lost a race: a later-numbered login's token is stored "
                 "(generation %d); the login's token was discarded",
                 profile,
                 current,
@@ -293,3 +300,8 @@ class Refresher:
             self.coordinator.token_changed(profile)
         except Unavailable as outage:
             log.warning("token change of profile %s not announced: %s", profile, outage)
+
+
+def _left(deadline: float) -> float:
+    """Seconds to a monotonic ``deadline``; a moment at least, so one attempt is always made."""
+    return max(0.1, deadline - time.monotonic())

@@ -1,10 +1,11 @@
 """The token store: one row per profile in the database, the token column encrypted.
 
-Fencing: every login takes a number as its answer arrives (``take_fence``, when Paynet has
+Fencing: every login takes a number as its answer arrives (``take_fence``, once Paynet has
 issued its token), and its token is saved only where the stored one was saved under a smaller
 number. So a token saved late (a database that was away for a moment, a login that outlived its
-lock) never replaces one Paynet issued after it: the token kept is the one issued last, which is
-the one Paynet still honours where a new login invalidates older tokens. Each save makes the
+lock) never replaces one numbered after it. Numbers follow the answers as the database sees
+them, which is the order Paynet issued the tokens in while one refresher holds the lock; two
+logins overlapping (a lock lost) are ordered by when they were numbered. Each save makes the
 next generation, which waiting tasks watch for.
 """
 
