@@ -220,3 +220,8 @@ def test_an_old_file_with_token_settings_that_are_gone_is_refused_naming_each_ke
     assert "token.lock_ttl: unknown key, replaced by refresh_request_ttl" in message
     assert "token.wait_step: unknown key: no longer a setting" in message
     assert "token.max_refresh_cycles: unknown key: no longer a setting" in message
+
+
+def test_a_token_lifetime_within_the_expiry_leeway_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"token\.ttl"):
+        load_settings(SHIPPED, {**ENV, "PAYNET_TOKEN_TTL": "4"})
