@@ -105,19 +105,20 @@ class TokenStore:
             pass
 
     def take_fence(self, profile: str) -> int:
-        """The number of a login whose answer just arrived: one more than any before."""
+        """The number of a login whose answer just arrived: one more than any before. One
+        statement where the row exists (it is on the way from a login to its token)."""
+        statement = (
+            update(tokens)
+            .where(tokens.c.profile == profile)
+            .values(login_fence=tokens.c.login_fence + 1)
+            .returning(tokens.c.login_fence)
+        )
         with self.engine.begin() as conn:
-            self._ensure_row(conn, profile)
-            conn.execute(
-                update(tokens)
-                .where(tokens.c.profile == profile)
-                .values(login_fence=tokens.c.login_fence + 1)
-            )
-            return int(
-                conn.execute(
-                    select(tokens.c.login_fence).where(tokens.c.profile == profile)
-                ).scalar_one()
-            )
+            fence = conn.execute(statement).scalar()
+            if fence is None:
+                self._ensure_row(conn, profile)
+                fence = conn.execute(statement).scalar_one()
+            return int(fence)
 
     def save_token(self, profile: str, token: str, fence: int, ttl: float | None) -> int | None:
         """Store the token of the login that took ``fence`` as the next generation, unless a
@@ -137,17 +138,19 @@ class TokenStore:
             "failure_permanent": False,
             "consecutive_failures": 0,
         }
-        with self.engine.begin() as conn:
-            self._ensure_row(conn, profile)
-            changed = conn.execute(
+        with self.engine.begin() as conn:  # the row exists: take_fence made it
+            saved = conn.execute(
                 update(tokens)
                 .where(tokens.c.profile == profile, tokens.c.token_fence < fence)
                 .values(**values)
-            ).rowcount
+                .returning(tokens.c.generation)
+            ).scalar()
+            if saved is not None:
+                return int(saved)
             stored = conn.execute(
                 select(tokens.c.generation, tokens.c.token_fence).where(tokens.c.profile == profile)
-            ).one()
-            if not changed and stored.token_fence != fence:
+            ).one_or_none()
+            if stored is None or stored.token_fence != fence:
                 return None
             return int(stored.generation)
 
