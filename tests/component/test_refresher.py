@@ -18,7 +18,7 @@ from worker.config import load_settings
 from worker.runtime import Runtime, build_runtime
 from worker.settings import LoginBudget, TokenSettings
 from worker.tokens.coordination import Coordinator
-from worker.tokens.refresher import AlreadyFresh, Refreshed, RefreshOutcome
+from worker.tokens.refresher import Refreshed, RefreshOutcome
 
 
 @pytest.fixture
