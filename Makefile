@@ -40,8 +40,9 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Embedded Redis and PostgreSQL: the bench flushes its Redis and counts every client's commands.
 bench: setup
-	$(PY) -m bench
+	env -u REDIS_URL -u DATABASE_URL $(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

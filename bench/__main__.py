@@ -1,8 +1,13 @@
-"""``make bench``: run every section against the simulator and write bench/RESULTS.md."""
+"""``make bench``: run every section against the simulator and write bench/RESULTS.md.
+
+``python -m bench --sections storms`` runs the storms (and the steady-state costs they are
+compared with) alone; ``--baselines`` adds the lock_only and naive storms.
+"""
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import secrets
 import sys
 import tempfile
@@ -12,51 +17,109 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bench import report, sections
-from bench.harness import CALL_LATENCY, LOGIN_LATENCY, account, setup
+from bench import sections
+from bench.document import Figures, Run, document
+from bench.harness import Bench, account, setup
+from bench.report import machine
+from bench.strategies import BASELINES, MODELS
 from devservices.stack import services
 from simulator import Simulator
 from worker.db.engine import make_engine
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 PROFILE_LATENCY = 0.2  # seconds per Paynet call in the latency profile
-# Why the goals this machine cannot meet are missed (the verdicts above say which).
-MISSED_GOALS = [
-    "Where a goal is missed, what the profile says and what it would take:",
-    "",
-    (
-        "- p99 at 4x16: 64 pool processes on 2 cores; the storm's calls queue for CPU, and a "
-        "caught task runs at least twice (its rejection, its send with the new token). 1x8 "
-        "and 2x8 meet the goal. It would take cores for the processes (or fewer processes "
-        "with more slots each: threads, gevent)."
-    ),
-    (
-        "- gevent 1x100 against prefork 1x8: the bare task on gevent 1x100 stops at about the"
-        " same rate; one process's Celery work per message (on 2 cores shared with the "
-        "producer, Redis and the simulator) is the ceiling, not Paynet's latency. It would "
-        "take a gevent process per core."
-    ),
-    (
-        "- gateway / bare on one pool kind: one batch of each on 2 cores varies by about 15 %"
-        " between runs; section 1 alternates batches and gives the steadier ratio."
-    ),
-]
+STORM_TASKS = 400
+REVOCATIONS = 3
+# Where the single-flight model is also run with a worker of its own for the refresh task.
+TOKEN_WORKER_POOLS = (("prefork", 2, 8), ("gevent", 1, 100))
+
+SECTIONS = ("overhead", "storms", "costs", "profile", "memory", "scale")
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help="comma-separated, of: %(default)s (storms runs costs too: section 3 needs both)",
+    )
+    parser.add_argument(
+        "--baselines",
+        action="store_true",
+        help="storms of lock_only and naive too, on the prefork pools (about 4 minutes more)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--keep-figures", type=Path, help="also pickle the run's figures to this file"
+    )
+    parser.add_argument(
+        "--from-figures",
+        type=Path,
+        help="run nothing: write the results from figures kept by --keep-figures",
+    )
+    args = parser.parse_args(argv)
+    chosen = {name.strip() for name in args.sections.split(",") if name.strip()}
+    if chosen - set(SECTIONS):
+        parser.error(f"unknown sections: {', '.join(sorted(chosen - set(SECTIONS)))}")
+    if "storms" in chosen:
+        chosen.add("costs")
+    args.sections = chosen
+    return args
+
+
+def measure(bench: Bench, args: argparse.Namespace) -> Figures:
+    quick, chosen = args.quick, args.sections
+    tasks = 300 if quick else 1000
+    figures = Figures()
+
+    def step(name: str) -> bool:
+        if name in chosen:
+            print(f"{name} ...", file=sys.stderr, flush=True)
+        return name in chosen
+
+    if step("overhead"):
+        figures.overhead = sections.overhead(bench, tasks, rounds=2)
+    if step("storms"):
+        pools = [p for p in sections.STORM_POOLS if p in sections.GOAL_POOLS]
+        figures.storms = sections.storms(
+            bench,
+            pools if quick else sections.STORM_POOLS,
+            STORM_TASKS,
+            REVOCATIONS,
+            MODELS,
+            1 if quick else 2,
+            BASELINES if args.baselines else (),
+            () if quick else TOKEN_WORKER_POOLS,
+        )
+    if step("costs"):
+        figures.costs = sections.costs(bench, 200 if quick else 500)
+    if step("profile"):
+        figures.profile = sections.latency_profile(
+            bench, PROFILE_LATENCY, 4 if quick else 10, quick
+        )
+    if step("memory"):
+        figures.memory = sections.memory(bench, tasks // 2)
+    if step("scale"):
+        figures.scale = sections.scale(bench, [1, 2, 4], 8, tasks)
+    return figures
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
-    quick = args.quick
-    tasks = 300 if quick else 1000
-    storm_tasks = 200 if quick else 400
-    revocations = 3
-    pools = [(1, 8), (2, 8)] if quick else [(1, 8), (2, 8), (4, 16)]
+    if args.from_figures is not None:
+        run, figures = pickle.loads(args.from_figures.read_bytes())  # noqa: S301 - our own file
+    else:
+        run, figures = measure_all(args)
+    if args.keep_figures is not None:
+        args.keep_figures.write_bytes(pickle.dumps((run, figures)))
+    lines = document(run, figures)
+    args.output.write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
+    return 0
+
+
+def measure_all(args: argparse.Namespace) -> tuple[Run, Figures]:
     password = "bench-" + secrets.token_urlsafe(12)
     started = time.monotonic()
     with (
@@ -65,100 +128,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         Simulator(accounts=[account(password)]) as simulator,
     ):
         bench = setup(found, simulator, password, Path(workdir))
-        print("overhead ...", file=sys.stderr, flush=True)
-        overhead = sections.overhead(bench, tasks, rounds=2)
-        print("storms ...", file=sys.stderr, flush=True)
-        storms = sections.storms(bench, pools, storm_tasks, revocations)
-        print("costs ...", file=sys.stderr, flush=True)
-        costs = sections.costs(bench, 200 if quick else 500)
-        print("latency profile ...", file=sys.stderr, flush=True)
-        profile = sections.latency_profile(bench, PROFILE_LATENCY, 4 if quick else 10, quick)
-        print("memory ...", file=sys.stderr, flush=True)
-        memory = sections.memory(bench, tasks // 2)
-        print("scale ...", file=sys.stderr, flush=True)
-        scale = sections.scale(bench, [1, 2, 4], 8, tasks)
+        figures = measure(bench, args)
         redis_version = str(bench.redis.info("server")["redis_version"])
         engine = make_engine(found.database_url)
         with engine.connect() as conn:
             database = str(conn.execute(text("select version()")).scalar()).split(" on ")[0]
         engine.dispose()
-    command = "make bench" + (" (python -m bench --quick)" if quick else "")
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Command: `{command}`; total {time.monotonic() - started:.0f} s. Simulated Paynet "
-        f"latency: {CALL_LATENCY * 1000:.0f} ms per call, {LOGIN_LATENCY * 1000:.0f} ms per "
-        "login; Redis broker and result backend; default token settings.",
-        "",
-        *report.machine(redis_version, database),
-        "",
-        "## Goals",
-        "",
-        *report.goals(overhead, storms, costs, profile),
-        "",
-        *MISSED_GOALS,
-        "",
-        "## 1. Overhead: paynet.call versus a bare task (one pool of 1 process x 8 slots)",
-        "",
-        "The bare task does the same HTTP POST with a fixed token and no token management. "
-        "Batches alternate in the same pool and run; token-store reads are counted with "
-        "SQLAlchemy cursor events in the workers (section 3 of the issue: the hot path).",
-        "",
-        *report.overhead_table(overhead),
-        "",
-        f"## 2. Invalidation storms: {storm_tasks} tasks, {revocations} revocations, "
-        "a new login invalidates older tokens",
-        "",
-        "`single_flight` is the gateway; `lock_only` requests a refresh per rejected task and "
-        "logs in under the lock without the generation check; `naive` logs in from every "
-        "rejected task. Caught tasks are those Paynet rejected at least once; their extra "
-        "latency runs from their first rejection to their end (one normal call included).",
-        "",
-        *report.storm_table(storms),
-        "",
-        "Each revocation revokes a live token: right after one, no valid token may exist until "
-        "the refresh lands, and the bench revokes again only once one does (`revocations` "
-        "counts those that took effect). Store reads per process per token state: the token "
-        "provider's reads of the store (those of waiting and rejected tasks; the refresher's "
-        "own reads under its lock are a login's cost, in section 3) divided by (processes "
-        "with a token cache of their own x (logins + 1)), the + 1 for the state before the "
-        "first login.",
-        "",
-        "## 3. What a call costs the shared Redis and PostgreSQL (1 process x 8 slots)",
-        "",
-        "Across hosts, Redis and PostgreSQL are the ceiling, so this counts (does not time): "
-        "Redis commands of every client (producer, broker, result backend, gateway) from "
-        "`INFO commandstats`, less the bench's own counters; database statements the gateway "
-        "sent, counted by SQLAlchemy cursor events in the workers, plus the connection pool's "
-        "pre-ping on each checkout. Completion is watched at the simulator, so watching costs "
-        "Redis nothing; an idle worker's own broker polling is in every row alike.",
-        "",
-        *report.cost_table(costs),
-        "",
-        "A task caught by a revocation (waiting for the new token), from the storms above:",
-        "",
-        *report.waiting_costs(costs, storms),
-        "",
-        f"## 4. Paynet at {PROFILE_LATENCY * 1000:.0f} ms per call: throughput by pool kind",
-        "",
-        "A real payment API answers in 100-500 ms. Each pool runs the bare task and the "
-        "gateway, in that order, in the same run; enough tasks to keep every slot busy for "
-        "about ten seconds.",
-        "",
-        *report.profile_table(profile),
-        "",
-        "## 5. Memory: peak resident memory per worker process (1 x 8 prefork)",
-        "",
-        *report.memory_table(memory),
-        "",
-        "## 6. Scale: paynet.call throughput by worker processes (8 slots each)",
-        "",
-        *report.scale_table(scale),
-        "",
-    ]
-    args.output.write_text("\n".join(lines), encoding="utf-8")
-    print("\n".join(lines))
-    return 0
+    run = Run(
+        command_of(args),
+        time.monotonic() - started,
+        machine(redis_version, database),
+        STORM_TASKS,
+        REVOCATIONS,
+        PROFILE_LATENCY,
+    )
+    return run, figures
+
+
+def command_of(args: argparse.Namespace) -> str:
+    if args.sections == set(SECTIONS) and not args.quick and not args.baselines:
+        return "make bench"
+    words = ["python -m bench"]
+    if args.quick:
+        words.append("--quick")
+    if args.sections != set(SECTIONS):
+        words.append("--sections " + ",".join(s for s in SECTIONS if s in args.sections))
+    if args.baselines:
+        words.append("--baselines")
+    return " ".join(words)
 
 
 if __name__ == "__main__":

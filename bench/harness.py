@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,8 @@ class Bench:
     redis: Redis
     producer: Celery
     call_latency: float = CALL_LATENCY
+    # One key for every pool of the run: a refresh task sealed by one pool is opened by another.
+    token_key: str = field(default_factory=lambda: Fernet.generate_key().decode())
 
     def env(self, **extra: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("PAYNET_", "CELERY_"))}
@@ -49,7 +51,7 @@ class Bench:
             PAYNET_USERNAME=USERNAME,
             PAYNET_PASSWORD=self.password,
             PAYNET_TERMINAL_ID=str(TERMINAL_ID),
-            PAYNET_TOKEN_KEY=Fernet.generate_key().decode(),
+            PAYNET_TOKEN_KEY=self.token_key,
             DATABASE_URL=self.services.database_url,
             REDIS_URL=self.services.redis_url,
             PAYNET_LOGIN_BUDGET="1000000",
@@ -80,16 +82,72 @@ class Bench:
 
     @contextmanager
     def pool(
-        self, processes: int, slots: int, kind: str = "prefork", **env: str
+        self,
+        processes: int,
+        slots: int,
+        kind: str = "prefork",
+        queues: str | None = None,
+        **env: str,
     ) -> Iterator[WorkerPool]:
         log_dir = self.workdir / f"pool-{time.monotonic_ns()}"
         log_dir.mkdir(parents=True)
-        workers = WorkerPool(self.env(**env), log_dir, processes, slots, kind, app="bench.app")
+        workers = WorkerPool(
+            self.env(**env), log_dir, processes, slots, kind, queues, app="bench.app"
+        )
         try:
             workers.wait_ready()
             yield workers
         finally:
             workers.stop()
+
+    def own_processes(self) -> list[int]:
+        """The roots of every process the bench runs: itself (workers, Redis, the simulator's
+        threads) and an embedded PostgreSQL."""
+        postgres = self.services.postgres
+        pid = postgres.pid if postgres is not None else None
+        return [os.getpid(), *([pid] if pid is not None else [])]
+
+
+class OthersCpu:
+    """The share of the machine's CPU that processes other than the bench's used between
+    ``start`` and ``stop`` (the machine is shared): 0.5 on 2 cores is one core busy with
+    others' work."""
+
+    def __init__(self, roots: list[int]) -> None:
+        self.roots = roots
+        self.share = 0.0
+
+    def _ours(self) -> dict[int, float]:
+        found: dict[int, float] = {}
+        for root in self.roots:
+            try:
+                parent = psutil.Process(root)
+                processes = [parent, *parent.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+            for process in processes:
+                try:
+                    times = process.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                found[process.pid] = times.user + times.system
+        return found
+
+    @staticmethod
+    def _busy() -> float:
+        times = psutil.cpu_times()
+        return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+    def start(self) -> OthersCpu:
+        self._started = time.monotonic()
+        self._busy_before, self._ours_before = self._busy(), self._ours()
+        return self
+
+    def stop(self) -> None:
+        wall = time.monotonic() - self._started
+        ours = sum(t - self._ours_before.get(pid, 0.0) for pid, t in self._ours().items())
+        others = self._busy() - self._busy_before - ours
+        self.share = max(0.0, others) / (wall * (os.cpu_count() or 1)) if wall > 0 else 0.0
 
 
 def make_producer(url: str) -> Celery:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import statistics
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from math import nan
 
-from bench.counters import COUNTS
-from bench.harness import CALL_LATENCY, Bench, peak_rss_mib, submit, wait_all
+from bench.counters import CAUGHT, COUNTS, EVENTS, KINDS, NOT_COUNTED
+from bench.harness import CALL_LATENCY, Bench, OthersCpu, peak_rss_mib, submit, wait_all
+from bench.profile import StormProfile, profile
 from bench.stats import Timing, percentile, summarize
-from bench.strategies import STRATEGIES
+from worker.queues import CALL_QUEUE, TOKEN_QUEUE, WAIT_QUEUE
 
 
 def count(bench: Bench, name: str) -> int:
@@ -21,8 +23,7 @@ def count(bench: Bench, name: str) -> int:
 def redis_commands(bench: Bench) -> int:
     """Commands Redis has run, all clients, less the bench's own (its counters, INFO)."""
     stats = bench.redis.info("commandstats")
-    ours = {"cmdstat_hincrby", "cmdstat_hget", "cmdstat_info", "cmdstat_hsetnx"}
-    return sum(int(v["calls"]) for k, v in stats.items() if k not in ours)
+    return sum(int(v["calls"]) for k, v in stats.items() if k not in NOT_COUNTED)
 
 
 def warm_up(bench: Bench, batches: int = 5, kind: str = "paynet.call") -> None:
@@ -97,8 +98,22 @@ class StormRow:
     seconds: float
     store_reads: int  # the provider's (waiting and rejected tasks'), not the refresher's
     token_processes: int  # processes holding a token cache of their own
-    redis_commands: int
-    statements: int  # database statements and pings, all tasks
+    redis_commands: int  # every client's, from the batch's first publish to its last end
+    statements: int  # database statements and pings during the storm, all tasks
+    gateway_redis: dict[str, int]  # the gateway's own client's commands, by kind (counters)
+    profile: StormProfile
+    extra: list[float]  # per caught task, seconds
+    others_cpu: float  # the share of the machine's CPU others used meanwhile
+    token_worker: bool = False  # the refresh task had a worker of its own (1 process x 1)
+    round: int = 1
+
+    @property
+    def model(self) -> str:
+        return self.strategy + (" + token worker" if self.token_worker else "")
+
+    @property
+    def slots_per_process(self) -> int:
+        return 1 if self.kind == "prefork" else self.slots
 
     @property
     def reads_per_process_state(self) -> float:
@@ -118,6 +133,25 @@ def revoke_live_token(bench: Bench, timeout: float = 5.0) -> bool:
     return False
 
 
+def wait_finished(bench: Bench, tasks: int, timeout: float) -> None:
+    """Until the workers say ``tasks`` calls ended: watching costs Redis no counted command."""
+    deadline = time.monotonic() + timeout
+    while count(bench, "finished") < tasks:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the storm did not finish in time")
+        time.sleep(0.005)
+
+
+def _counters(bench: Bench) -> dict[str, int]:
+    names = ["statements", "pings", "finished", *(f"redis:{kind}" for kind in KINDS)]
+    return {name: count(bench, name) for name in names}
+
+
+def _decoded(bench: Bench, key: str) -> dict[str, str]:
+    found: dict[bytes, bytes] = bench.redis.hgetall(key)  # type: ignore[assignment]
+    return {k.decode(): v.decode() for k, v in found.items()}
+
+
 def storm(
     bench: Bench,
     strategy: str,
@@ -126,50 +160,115 @@ def storm(
     tasks: int,
     revocations: int,
     kind: str = "prefork",
+    token_worker: bool = False,
+    round_: int = 1,
 ) -> StormRow:
+    """A warm-up batch logs in (the first of the K + 1 logins) and brings the token to most
+    processes; then ``tasks`` calls, and ``revocations`` revocations as they run.
+    ``token_worker``: the refresh task's queue is consumed by a worker of its own (1 x 1),
+    as an operator may run it, and the pool consumes the others."""
     bench.reset()
-    with bench.pool(processes, slots, kind, BENCH_STRATEGY=strategy):
+    with ExitStack() as stack:
+        if token_worker:
+            stack.enter_context(bench.pool(1, 1, queues=TOKEN_QUEUE, BENCH_STRATEGY=strategy))
+        queues = f"{CALL_QUEUE},{WAIT_QUEUE}" if token_worker else None
+        stack.enter_context(bench.pool(processes, slots, kind, queues, BENCH_STRATEGY=strategy))
         bench.simulator.configure(invalidate_on_login=True)
+        warm = 2 * processes * slots
+        _done, failed = wait_all(submit(bench, "paynet.call", warm), 120)
+        if failed:
+            raise RuntimeError(f"{failed} warm-up tasks of a {strategy} storm failed")
+        wait_finished(bench, warm, 10)
+        bench.redis.delete(EVENTS, CAUGHT)  # the warm-up's first login is not the storm's
+        before, calls_before = _counters(bench), bench.simulator.stats()["calls"]
         commands_before = redis_commands(bench)
         started = time.monotonic()
+        others = OthersCpu(bench.own_processes()).start()
         batch = submit(bench, "paynet.call", tasks)
         effective = 0
         for n in range(1, revocations + 1):
-            threshold = tasks * n // (revocations + 1)
+            threshold = calls_before + tasks * n // (revocations + 1)
             while bench.simulator.stats()["calls"] < threshold:
                 time.sleep(0.002)
             effective += revoke_live_token(bench)
-        done, failed = wait_all(batch, 300)
+        wait_finished(bench, warm + tasks, 300)
         seconds = time.monotonic() - started
+        others.stop()
+        time.sleep(1.0)  # the last results and acknowledgements land, as in measure_cost
         commands = redis_commands(bench) - commands_before
+        after = _counters(bench)
+        done, failed = wait_all(batch, 60)
     stats = bench.simulator.stats()
-    caught: dict[bytes, bytes] = bench.redis.hgetall("bench:caught")  # type: ignore[assignment]
-    rejected_at = {key.decode(): float(value) for key, value in caught.items()}
-    extra = [
-        finished - rejected_at[result.id]
+    caught = {
+        task_id: (float(at), int(generation))
+        for task_id, value in _decoded(bench, CAUGHT).items()
+        for at, generation in [value.split(",")]
+    }
+    ends = {
+        result.id: finished
         for result, finished in zip(batch.results, done, strict=True)
-        if result.id in rejected_at
-    ]
+        if result.id in caught
+    }
+    extra = [ends[task_id] - caught[task_id][0] for task_id in ends]
     p50, p99, worst = percentile(extra, 0.5), percentile(extra, 0.99), max(extra, default=nan)
     token_processes = processes * slots if kind == "prefork" else processes
-    statements = count(bench, "statements") + count(bench, "pings")
+    delta = {name: after[name] - before[name] for name in after}
     return StormRow(
         strategy, kind, processes, slots, tasks, effective,
         stats["logins_attempted"], stats["rejections"], failed, len(extra),
         p50, p99, worst, seconds,
-        count(bench, "waiting_reads"), token_processes, commands, statements,
+        count(bench, "waiting_reads"), token_processes, commands,
+        delta["statements"] + delta["pings"],
+        {kind_: delta[f"redis:{kind_}"] for kind_ in KINDS},
+        profile(_decoded(bench, EVENTS), caught, ends), extra, others.share,
+        token_worker, round_,
     )  # fmt: skip
 
 
+# Pools of every storm: (kind, processes, slots per process). The latency goal names these;
+# the others are reported.
+GOAL_POOLS = [("prefork", 1, 8), ("prefork", 2, 8), ("gevent", 1, 100)]
+STORM_POOLS = [
+    ("prefork", 1, 8),
+    ("prefork", 2, 8),
+    ("prefork", 4, 16),
+    ("gevent", 1, 100),
+    ("threads", 1, 32),
+]
+
+
 def storms(
-    bench: Bench, pools: list[tuple[int, int]], tasks: int, revocations: int
+    bench: Bench,
+    pools: list[tuple[str, int, int]],
+    tasks: int,
+    revocations: int,
+    models: tuple[str, ...],
+    rounds: int = 2,
+    baselines: tuple[str, ...] = (),
+    token_worker_pools: tuple[tuple[str, int, int], ...] = (),
 ) -> list[StormRow]:
-    rows = [
-        storm(bench, strategy, processes, slots, tasks, revocations)
-        for strategy in STRATEGIES
-        for processes, slots in pools
+    """Each model on each pool, all in the same run: on the goal's pools in ``rounds`` rounds,
+    the order of the models reversed every other round (A B, B A), on the others once; the
+    single-flight model with a token worker of its own on ``token_worker_pools``; then the
+    baselines on the prefork pools, once."""
+    rows: list[StormRow] = []
+    for kind, processes, slots in pools:
+        for n in range(1, (rounds if (kind, processes, slots) in GOAL_POOLS else 1) + 1):
+            order = models if n % 2 else tuple(reversed(models))
+            rows += [
+                storm(bench, model, processes, slots, tasks, revocations, kind, round_=n)
+                for model in order
+            ]
+    rows += [
+        storm(bench, "single_flight", processes, slots, tasks, revocations, kind, True)
+        for kind, processes, slots in token_worker_pools
     ]
-    rows.append(storm(bench, "single_flight", 1, 100, tasks, revocations, kind="gevent"))
+    rows += [
+        storm(bench, baseline, processes, slots, tasks, revocations, kind)
+        for baseline in baselines
+        for kind, processes, slots in pools
+        if kind == "prefork"
+    ]
     return rows
 
 

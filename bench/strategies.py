@@ -1,6 +1,10 @@
 """Baselines the gateway is measured against; they exist only in the benchmarks.
 
-- ``single_flight``: the gateway as shipped.
+- ``single_flight``: the gateway as shipped: the dedicated ``paynet.refresh_token`` task, and
+  waiting tasks that retry with a countdown on the wait queue.
+- ``refresh_in_place``: the gateway before issue 18 (``bench/in_place.py``): the task that asks
+  for a refresh logs in itself, the others watch the token's mark in their slot for 0.63 s
+  before they retry, on the token queue.
 - ``lock_only``: every rejected task requests its own refresh (no deduplication), and the
   refresher logs in under the lock without checking whether a newer generation is stored.
 - ``naive``: every task that finds no usable token, or is rejected, logs in by itself.
@@ -10,9 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 
+from celery import Celery
+
+from bench.in_place import InPlaceProvider, InPlaceSender, refresh_in_place
+from worker.calls.gateway import Gateway
+from worker.calls.keyed import KeyedCalls
 from worker.paynet.client import PaynetClient
 from worker.paynet.failures import LoginFailure
-from worker.runtime import Runtime, gateway_for
+from worker.queues import TOKEN_QUEUE, WAIT_QUEUE
+from worker.runtime import Runtime, gateway_for, get_runtime
 from worker.tokens.coordination import Coordinator
 from worker.tokens.liveness import HeldLock
 from worker.tokens.policy import (
@@ -29,7 +39,9 @@ from worker.tokens.policy import (
 from worker.tokens.provider import TokenProvider
 from worker.tokens.refresher import Refresher, RefreshOutcome
 
-STRATEGIES = ("single_flight", "lock_only", "naive")
+STRATEGIES = ("single_flight", "refresh_in_place", "lock_only", "naive")
+MODELS = ("single_flight", "refresh_in_place")  # the gateway's two designs, side by side
+BASELINES = ("lock_only", "naive")  # what no design would ship: the cost of not coordinating
 
 
 class UndedupedCoordinator(Coordinator):
@@ -108,9 +120,28 @@ def _with_provider(runtime: Runtime, provider: TokenProvider) -> Runtime:
     return dataclasses.replace(runtime, provider=provider, gateway=gateway)
 
 
-def install(strategy: str, runtime: Runtime) -> Runtime:
+def _in_place(runtime: Runtime, app: Celery) -> Runtime:
+    settings = runtime.settings
+    # The refresher of the runtime as configured (this one, once installed), as before.
+    publish = refresh_in_place(app, runtime.seal, lambda: get_runtime().refresher)
+    coordinator = Coordinator(runtime.redis, settings.token, publish)
+    provider = InPlaceProvider(runtime.store, coordinator, settings.token, runtime.store.clock.now)
+    sender = InPlaceSender(provider, runtime.clients, settings.token)
+    gateway = Gateway(sender, KeyedCalls(settings, sender, runtime.gateway.keyed.store))
+    return dataclasses.replace(runtime, coordinator=coordinator, provider=provider, gateway=gateway)
+
+
+def retry_queue(strategy: str) -> str:
+    """Where a waiting ``paynet.call`` retries: the token queue before issue 18."""
+    return TOKEN_QUEUE if strategy == "refresh_in_place" else WAIT_QUEUE
+
+
+def install(strategy: str, runtime: Runtime, app: Celery) -> Runtime:
+    """``runtime`` (the gateway's) with ``strategy``'s token path; ``app`` publishes refreshes."""
     if strategy == "single_flight":
         return runtime
+    if strategy == "refresh_in_place":
+        return _in_place(runtime, app)
     settings = runtime.settings
     if strategy == "naive":
         provider: TokenProvider = NaiveProvider(
