@@ -51,6 +51,7 @@ def test_a_storm_of_rejections_reads_the_store_once_per_new_generation(
         assert provider.store_reads == reads
 
         assert isinstance(process.refresher.refresh("default", 1), Refreshed)  # generation 2
+        time.sleep(MARK_FRESH)  # the process's shared read of the mark ages out
         woken = list(pool.map(lambda _: provider.token("default", wait), range(SLOTS)))
     assert {d.generation for d in woken if isinstance(d, UseToken)} == {2}
     assert all(isinstance(decision, UseToken) for decision in woken)
