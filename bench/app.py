@@ -13,6 +13,7 @@ import os
 import threading
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -211,8 +212,12 @@ def _time_logins(client: Any) -> None:
 
 @task_prerun.connect
 def _on_run(task_id: str = "", task: Any = None, **_: Any) -> None:
+    """A retry began: when, and when its countdown said it could."""
     if task is not None and task.name == CALL_TASK and task.request.retries:
-        _note(f"run:{task_id}:{task.request.retries}", repr(time.time()))
+        now = time.time()
+        eta = task.request.eta
+        due = datetime.fromisoformat(eta).timestamp() if isinstance(eta, str) else now
+        _note(f"run:{task_id}:{task.request.retries}", f"{now!r},{due!r}")
 
 
 @task_postrun.connect

@@ -15,7 +15,8 @@ COUNTS = "bench:counts"
 #                                  the asking task began the login)
 #   refresh:<stale generation>    "start,end" of the refresher's first run for that generation
 #   login:<n>                     "start,end" of a login
-#   run:<task id>:<retries>       a retry of paynet.call began (a waiting task's next look)
+#   run:<task id>:<retries>       "start,due" of a retry of paynet.call (a waiting task's next
+#                                  look), due: when its countdown ended
 EVENTS = "bench:events"
 # Task id -> "epoch seconds,generation" of its first rejection.
 CAUGHT = "bench:caught"

@@ -55,7 +55,7 @@ def document(run: Run, f: Figures) -> list[str]:
         lines += overhead(f)
     if f.storms:
         lines += storms(run, f)
-    if f.costs:
+    if f.costs or f.storms:
         lines += costs(f)
     if f.profile:
         lines += latency(run, f)
@@ -106,10 +106,20 @@ def storms(run: Run, f: Figures) -> list[str]:
         " (with `--baselines`) are what no design would ship: a refresh per rejected task, "
         "under the lock, without the generation check; every rejected task logging in.",
         "",
+        "The goal's pools (prefork 1x8, 2x8, gevent 1x100) run two rounds, the order of the "
+        "models reversed in the second; prefork 4x16 and threads 1x32 once. Then the "
+        "single-flight model runs otherwise, to see what its missed goals would take: with a "
+        "worker of its own for the refresh task (`token worker`: 1 process x 1 consuming "
+        "`paynet.token` only, the pool the other two queues), two rounds on the goal's pools; "
+        "and with `token.wait_step` at 0.05 s instead of 0.1 s, once on prefork 1x8.",
+        "",
         "A warm-up batch (2 x the pool's slots) logs in first, the first of the K + 1 logins; "
         "then the storm's tasks are sent and a live token is revoked at each quarter of them. "
-        "Caught tasks are those Paynet rejected at least once; their extra latency runs from "
-        "their first rejection to their end (one normal call included).",
+        "Caught tasks are those the storm held up: Paynet rejected their token, or they "
+        "decided to wait for a refresh (their process knew the token rejected, or found a "
+        "refresh under way). Their extra latency runs from that first moment to their end "
+        "(one normal call included). Others' CPU: the share of the machine's CPU that "
+        "processes other than the bench's used during the storm (the machine is shared).",
         "",
         *report.storm_table(f.storms),
         "",
@@ -138,34 +148,40 @@ def storms(run: Run, f: Figures) -> list[str]:
 def costs(f: Figures) -> list[str]:
     lines = [
         "",
-        "## 3. What a call costs the shared Redis and PostgreSQL (1 process x 8 slots)",
+        "## 3. What a call costs the shared Redis and PostgreSQL",
         "",
         "Across hosts, Redis and PostgreSQL are the ceiling, so this counts (does not time): "
         "Redis commands of every client (producer, broker, result backend, gateway) from "
         "`INFO commandstats`, less the bench's own counters; database statements the gateway "
         "sent, counted by SQLAlchemy cursor events in the workers, plus the connection pool's "
-        "pre-ping on each checkout. Completion is watched at the simulator, so watching costs "
-        "Redis nothing; an idle worker's own broker polling is in every row alike.",
-        "",
-        *report.cost_table(f.costs),
+        "pre-ping on each checkout.",
     ]
-    if not f.storms:
-        return lines
-    return [
-        *lines,
-        "",
-        "A task caught by a revocation, from the storms above (both models): every client's "
-        "Redis commands during the storm (its end watched through the bench's own counters, "
-        "so watching costs nothing counted), less a steady call's for each task, per caught "
-        "task; the gateway's own client's commands counted in the workers by kind (mark "
-        "reads; refresh requests, one SET NX each time a task decides to wait; the last "
-        "rejection, for operators; the refresher's lock, budget, request upkeep and new "
-        "mark); Celery's (each retry is a message, with its result) by difference. Mark reads "
-        "per process per revocation: a process is a pool child on prefork, the whole worker "
-        "on threads and gevent.",
-        "",
-        *report.waiting_costs(f.costs, f.storms),
-    ]
+    if f.costs:
+        lines += [
+            "",
+            "In the steady state, on one pool of 1 process x 8 slots. Completion is watched at "
+            "the simulator, so watching costs Redis nothing; an idle worker's own broker "
+            "polling is in every row alike.",
+            "",
+            *report.cost_table(f.costs),
+        ]
+    if f.storms:
+        lines += [
+            "",
+            "A task caught by a storm, from the storms above (both models): every client's "
+            "Redis commands during the storm (its end watched through the bench's own "
+            "counters, so watching costs nothing counted), less a steady call's for each task "
+            "(measured on the same pool just before the storm: as many calls, with a live token), "
+            "per caught task; the gateway's own client's commands counted in the workers by "
+            "kind (mark reads; refresh requests, one SET NX each time a task decides to wait; "
+            "the last rejection, for operators; the refresher's lock, budget, request upkeep "
+            "and new mark); Celery's (each retry is a message, with its result) by difference. "
+            "Mark reads per process per revocation: a process is a pool child on prefork, the "
+            "whole worker on threads and gevent.",
+            "",
+            *report.waiting_costs(f.storms),
+        ]
+    return lines
 
 
 def latency(run: Run, f: Figures) -> list[str]:

@@ -30,6 +30,7 @@ class StormProfile:
     saving: list[float] = field(default_factory=list)  # login answered -> the refresher ends
     retries: list[int] = field(default_factory=list)  # per caught task
     resumed: list[float] = field(default_factory=list)  # token saved -> the task runs again
+    late: list[float] = field(default_factory=list)  # a retry's start past its countdown
     last_run: list[float] = field(default_factory=list)  # that run (the last) -> its end
 
 
@@ -55,13 +56,13 @@ def refreshes(events: Mapping[str, str]) -> dict[int, Refresh]:
     return found
 
 
-def runs(events: Mapping[str, str]) -> dict[str, list[float]]:
-    """Per task id, when each of its retries began, in order."""
-    found: dict[str, list[float]] = {}
+def runs(events: Mapping[str, str]) -> dict[str, list[tuple[float, float]]]:
+    """Per task id, (when it began, when its countdown ended) of each retry, in order."""
+    found: dict[str, list[tuple[float, float]]] = {}
     for key, value in events.items():
         if key.startswith("run:"):
             _, task_id, _retries = key.split(":")
-            found.setdefault(task_id, []).append(float(value))
+            found.setdefault(task_id, []).append(_pair(value))
     return {task_id: sorted(times) for task_id, times in found.items()}
 
 
@@ -83,8 +84,10 @@ def profile(
             result.saving.append(refresh.ended - refresh.login[1])
     retried = runs(events)
     for task_id, (rejected, generation) in caught.items():
-        own = [t for t in retried.get(task_id, []) if t >= rejected]
+        own_runs = [run for run in retried.get(task_id, []) if run[0] >= rejected]
+        own = [start for start, _due in own_runs]
         result.retries.append(len(own))
+        result.late.extend(max(0.0, start - due) for start, due in own_runs)
         served = by_generation.get(generation)
         if own and served is not None:
             after = [t for t in own if t >= served.ended]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import nan
 
 from bench.counters import CAUGHT, COUNTS, EVENTS, KINDS, NOT_COUNTED
@@ -88,6 +88,7 @@ class StormRow:
     slots: int
     tasks: int
     revocations: int  # revocations that revoked a live token (K)
+    steady_redis: float  # Redis commands per call on the same pool before the storm
     logins: int
     rejections: int
     failed: int
@@ -104,12 +105,12 @@ class StormRow:
     profile: StormProfile
     extra: list[float]  # per caught task, seconds
     others_cpu: float  # the share of the machine's CPU others used meanwhile
-    token_worker: bool = False  # the refresh task had a worker of its own (1 process x 1)
+    variant: str = ""  # what differs from the model as configured by default, if anything
     round: int = 1
 
     @property
     def model(self) -> str:
-        return self.strategy + (" + token worker" if self.token_worker else "")
+        return self.strategy + (f" ({self.variant})" if self.variant else "")
 
     @property
     def slots_per_process(self) -> int:
@@ -133,6 +134,15 @@ def revoke_live_token(bench: Bench, timeout: float = 5.0) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Variant:
+    """A storm run otherwise than by default: to see what a missed goal would take."""
+
+    name: str
+    token_worker: bool = False  # the refresh task's queue consumed by a worker of its own
+    env: dict[str, str] = field(default_factory=dict)  # the workers' settings, by variable
+
+
 def wait_finished(bench: Bench, tasks: int, timeout: float) -> None:
     """Until the workers say ``tasks`` calls ended: watching costs Redis no counted command."""
     deadline = time.monotonic() + timeout
@@ -140,6 +150,17 @@ def wait_finished(bench: Bench, tasks: int, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("the storm did not finish in time")
         time.sleep(0.005)
+
+
+def steady_redis(bench: Bench, tasks: int, finished: int) -> float:
+    """Redis commands per call on this pool with a live token: what a call costs anyway
+    (Celery's polling and bookkeeping differ by pool kind), over as many calls as the storm
+    sends and with the same wait at the end. ``finished``: calls ended so far."""
+    before = redis_commands(bench)
+    submit(bench, "paynet.call", tasks)
+    wait_finished(bench, finished + tasks, 60)
+    time.sleep(1.0)  # the last results and acknowledgements land, as after the storm
+    return (redis_commands(bench) - before) / tasks
 
 
 def _counters(bench: Bench) -> dict[str, int]:
@@ -160,25 +181,28 @@ def storm(
     tasks: int,
     revocations: int,
     kind: str = "prefork",
-    token_worker: bool = False,
+    variant: Variant | None = None,
     round_: int = 1,
 ) -> StormRow:
     """A warm-up batch logs in (the first of the K + 1 logins) and brings the token to most
     processes; then ``tasks`` calls, and ``revocations`` revocations as they run.
-    ``token_worker``: the refresh task's queue is consumed by a worker of its own (1 x 1),
-    as an operator may run it, and the pool consumes the others."""
+    ``variant``: settings of the workers' own, or a worker of its own for the refresh task."""
     bench.reset()
+    variant = variant or Variant("")
+    env = {**variant.env, "BENCH_STRATEGY": strategy}
     with ExitStack() as stack:
-        if token_worker:
-            stack.enter_context(bench.pool(1, 1, queues=TOKEN_QUEUE, BENCH_STRATEGY=strategy))
-        queues = f"{CALL_QUEUE},{WAIT_QUEUE}" if token_worker else None
-        stack.enter_context(bench.pool(processes, slots, kind, queues, BENCH_STRATEGY=strategy))
+        if variant.token_worker:
+            stack.enter_context(bench.pool(1, 1, "prefork", TOKEN_QUEUE, **env))
+        queues = f"{CALL_QUEUE},{WAIT_QUEUE}" if variant.token_worker else None
+        stack.enter_context(bench.pool(processes, slots, kind, queues, **env))
         bench.simulator.configure(invalidate_on_login=True)
         warm = 2 * processes * slots
         _done, failed = wait_all(submit(bench, "paynet.call", warm), 120)
         if failed:
             raise RuntimeError(f"{failed} warm-up tasks of a {strategy} storm failed")
         wait_finished(bench, warm, 10)
+        time.sleep(0.5)  # the warm-up's last acknowledgements land before anything is counted
+        steady = steady_redis(bench, tasks, warm)
         bench.redis.delete(EVENTS, CAUGHT)  # the warm-up's first login is not the storm's
         before, calls_before = _counters(bench), bench.simulator.stats()["calls"]
         commands_before = redis_commands(bench)
@@ -191,7 +215,7 @@ def storm(
             while bench.simulator.stats()["calls"] < threshold:
                 time.sleep(0.002)
             effective += revoke_live_token(bench)
-        wait_finished(bench, warm + tasks, 300)
+        wait_finished(bench, warm + 2 * tasks, 300)
         seconds = time.monotonic() - started
         others.stop()
         time.sleep(1.0)  # the last results and acknowledgements land, as in measure_cost
@@ -214,14 +238,14 @@ def storm(
     token_processes = processes * slots if kind == "prefork" else processes
     delta = {name: after[name] - before[name] for name in after}
     return StormRow(
-        strategy, kind, processes, slots, tasks, effective,
+        strategy, kind, processes, slots, tasks, effective, steady,
         stats["logins_attempted"], stats["rejections"], failed, len(extra),
         p50, p99, worst, seconds,
         count(bench, "waiting_reads"), token_processes, commands,
         delta["statements"] + delta["pings"],
         {kind_: delta[f"redis:{kind_}"] for kind_ in KINDS},
         profile(_decoded(bench, EVENTS), caught, ends), extra, others.share,
-        token_worker, round_,
+        variant.name, round_,
     )  # fmt: skip
 
 
@@ -245,12 +269,12 @@ def storms(
     models: tuple[str, ...],
     rounds: int = 2,
     baselines: tuple[str, ...] = (),
-    token_worker_pools: tuple[tuple[str, int, int], ...] = (),
+    variants: tuple[tuple[Variant, tuple[str, int, int]], ...] = (),
 ) -> list[StormRow]:
     """Each model on each pool, all in the same run: on the goal's pools in ``rounds`` rounds,
     the order of the models reversed every other round (A B, B A), on the others once; the
-    single-flight model with a token worker of its own on ``token_worker_pools``; then the
-    baselines on the prefork pools, once."""
+    single-flight model in each of ``variants`` on its pool; then the baselines on the prefork
+    pools, once."""
     rows: list[StormRow] = []
     for kind, processes, slots in pools:
         for n in range(1, (rounds if (kind, processes, slots) in GOAL_POOLS else 1) + 1):
@@ -259,10 +283,13 @@ def storms(
                 storm(bench, model, processes, slots, tasks, revocations, kind, round_=n)
                 for model in order
             ]
-    rows += [
-        storm(bench, "single_flight", processes, slots, tasks, revocations, kind, True)
-        for kind, processes, slots in token_worker_pools
-    ]
+    seen: dict[tuple[str, tuple[str, int, int]], int] = {}
+    for variant, pool in variants:  # a variant listed twice on a pool runs two rounds
+        n = seen[variant.name, pool] = seen.get((variant.name, pool), 0) + 1
+        kind, processes, slots = pool
+        rows.append(
+            storm(bench, "single_flight", processes, slots, tasks, revocations, kind, variant, n)
+        )
     rows += [
         storm(bench, baseline, processes, slots, tasks, revocations, kind)
         for baseline in baselines

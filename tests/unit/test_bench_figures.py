@@ -69,14 +69,15 @@ def test_a_storm_profile_times_each_refresh_from_its_request_to_its_saved_token(
 def test_a_caught_task_is_timed_from_the_saved_token_to_its_next_run() -> None:
     events = {
         "refresh:1": "10.0,10.1",
-        "run:t:1": "10.05",  # still waiting
-        "run:t:2": "10.15",  # finds the token
-        "run:u:1": "9.0",  # another task, before this one was caught
+        "run:t:1": "10.05,10.04",  # still waiting
+        "run:t:2": "10.15,10.15",  # finds the token
+        "run:u:1": "9.0,9.0",  # another task, before this one was caught
     }
     found = profile(events, caught={"t": (10.0, 1), "u": (10.0, 1)}, ends={"t": 10.2})
     assert sorted(found.retries) == [0, 2]
     assert found.resumed == pytest.approx([0.05])
     assert found.last_run == pytest.approx([0.05])
+    assert found.late == pytest.approx([0.01, 0.0])
 
 
 def test_a_refresh_run_without_a_login_has_no_login_phases() -> None:
