@@ -29,6 +29,11 @@ from tests.support.workers import WorkerPool
 from worker.db.tables import ledger
 
 STOP_KILLING_AT = 0.9  # share of payments final after which the kills stop, so the tail settles
+# The producer resubmits, under the same key, a payment no worker ever saw once the run has made
+# no progress this long: kombu's Redis transport loses a message whose worker is SIGKILLed
+# between taking it off the queue and recording it as unacknowledged (the producer guide's
+# "no answer: resubmit the same key").
+NO_ANSWER = 20.0
 CHAOS_ENV = {"CELERY_VISIBILITY_TIMEOUT": "10"}
 
 
@@ -80,10 +85,22 @@ def run_chaos(
     results = [pay(producer, key) for key in keys]
     chaos = Chaos(pool, kill_every)
 
+    progress = {"done": -1.0, "at": time.monotonic(), "resubmitted": 0.0}
+
     def while_waiting() -> None:
-        done = sum(1 for state in ledger_states(engine, keys).values() if state in final)
+        seen = ledger_states(engine, keys)
+        done = sum(1 for state in seen.values() if state in final)
         chaos.stopped = chaos.stopped or done >= STOP_KILLING_AT * payments
         chaos.tick()
+        now = time.monotonic()
+        if done != progress["done"]:
+            progress.update(done=done, at=now)
+        elif chaos.stopped and now - progress["at"] > NO_ANSWER:
+            for n, key in enumerate(keys):
+                if key not in seen and not results[n].ready():
+                    results[n] = pay(producer, key)
+                    progress["resubmitted"] += 1
+            progress["at"] = now
 
     states = wait_until_final(engine, keys, final, timeout=240, while_waiting=while_waiting)
     outcomes = [
@@ -98,6 +115,7 @@ def run_chaos(
         "kills": chaos.kills,
         "workers started": len(pool.workers),
         "seconds": round(time.monotonic() - started, 1),
+        "resubmitted by the producer": int(progress["resubmitted"]),
         "ledger states": dict(count_states(states)),
         "keys executed": sum(1 for key in keys if executions.get(key)),
         "executions": sum(executions.get(key, 0) for key in keys),
