@@ -22,10 +22,12 @@ from worker.config import ConfigError, get_infrastructure
 from worker.queues import (
     CALL_QUEUE,
     CALL_TASK,
+    INTEGRATION_TASK,
     REFRESH_TASK,
     SWEEP_TASK,
     TOKEN_QUEUE,
     WAIT_QUEUE,
+    integration_queues,
 )
 from worker.settings import Settings
 
@@ -60,15 +62,35 @@ result_expires = int(_infrastructure.celery.result_expires)
 task_default_queue = CALL_QUEUE
 task_default_exchange = CALL_QUEUE
 task_default_routing_key = CALL_QUEUE
+# Each bearer integration has the same three queues of its own (worker/queues.py), so that
+# its backlog, waits and refreshes never stand in front of another's; `-Q` gives it a pool.
+_integration_queues = tuple(
+    queue for name in _infrastructure.integration_names() for queue in integration_queues(name)
+)
 task_queues = tuple(
     Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
-    for name in (CALL_QUEUE, WAIT_QUEUE, TOKEN_QUEUE)
+    for name in (CALL_QUEUE, WAIT_QUEUE, TOKEN_QUEUE, *_integration_queues)
 )
-task_routes = {
-    CALL_TASK: {"queue": CALL_QUEUE},
-    REFRESH_TASK: {"queue": TOKEN_QUEUE},
-    SWEEP_TASK: {"queue": CALL_QUEUE},
-}
+
+
+def _route_integration_call(name: str, args: Any, kwargs: Any, options: Any, **_: Any) -> Any:
+    """``integration.call`` goes to its integration's queue, named by its ``integration``."""
+    if name != INTEGRATION_TASK or not isinstance(kwargs, dict):
+        return None
+    integration = kwargs.get("integration")
+    if integration not in _infrastructure.integration_names():
+        return None  # the worker that takes it refuses it, naming the integration
+    return {"queue": integration}
+
+
+task_routes = (
+    _route_integration_call,
+    {
+        CALL_TASK: {"queue": CALL_QUEUE},
+        REFRESH_TASK: {"queue": TOKEN_QUEUE},
+        SWEEP_TASK: {"queue": CALL_QUEUE},
+    },
+)
 
 # At-least-once delivery. A payment is never lost with a worker, and a second delivery of it is
 # harmless: the idempotency ledger hands back the recorded outcome, waits for the task that is
@@ -152,7 +174,11 @@ def worker_limits(settings: Settings) -> WorkerLimits:
     # enforces neither limit: there only the send's own deadline and the claim-to-post bound
     # hold. The refresh task's limit covers a login and its token saved through a database outage.
     call_limit = settings.call_time_limit()
-    time_limits = {CALL_TASK: call_limit, REFRESH_TASK: settings.refresh_time_limit()}
+    time_limits = {
+        CALL_TASK: call_limit,
+        REFRESH_TASK: settings.refresh_time_limit(),
+        INTEGRATION_TASK: settings.integration_time_limit(),
+    }
     soft_time_limits = {CALL_TASK: settings.call_soft_time_limit()}
     # A message fetched but not acknowledged is delivered again after this many seconds (Redis
     # has no broker-side acks: that is how a worker killed whole, host and all, gets its

@@ -61,6 +61,10 @@ class TokenRegistry:
             return "expired"
         return "valid"
 
+    def adopt(self, token: str, username: str) -> None:
+        """Remember ``token``, made by the caller (a JWT built around an issued one)."""
+        self._records[token] = _Record(username=username, issued_at=self._clock())
+
     def revoke(self, username: str | None = None, keep: str | None = None) -> int:
         """Revoke every live token (of ``username`` if given) except ``keep``; return how many."""
         count = 0

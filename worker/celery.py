@@ -11,7 +11,7 @@ from celery import Celery
 
 from worker import lifecycle, logs
 
-app = Celery("paynet-gateway", include=["tasks.paynet", "tasks.ledger"])
+app = Celery("paynet-gateway", include=["tasks.paynet", "tasks.ledger", "tasks.integrations"])
 app.config_from_object("celeryconfig")
 logs.connect()
 lifecycle.connect(app)

@@ -163,13 +163,20 @@ def _without_passwords(raw: Raw) -> Raw:
         for profile in profiles.values():
             if isinstance(profile, dict):
                 profile.pop("password", None)
+    integrations = trimmed.get("integrations")
+    if isinstance(integrations, dict):
+        for integration in integrations.values():
+            token = integration.get("token") if isinstance(integration, dict) else None
+            if isinstance(token, dict):
+                token.pop("secret_fields", None)
     return trimmed
 
 
 def _parse(
     text: str, env: Mapping[str, str], source: str, model: type[Loaded], part: Callable[[Raw], Raw]
 ) -> Loaded:
-    raw = part(_read_yaml(text, source))
+    whole = _read_yaml(text, source)
+    raw = part(whole)
     resolved = _resolve(raw, env, "")
     try:
         settings = model.model_validate(resolved)
@@ -177,6 +184,7 @@ def _parse(
         problem = _describe(exc)
     else:
         settings._variables = dict(_variables(raw))
+        settings._integration_names = _integration_names(whole)
         _register_secrets(settings)
         return settings
     # Raised outside the handler so the pydantic error, which quotes input values, is not kept
@@ -200,11 +208,21 @@ def parse_infrastructure(
     return _parse(text, env, source, Infrastructure, _infrastructure_part)
 
 
+def _integration_names(whole: Raw) -> tuple[str, ...]:
+    """The integrations' names, which every process (Celery's configuration) needs for their
+    queues, read without interpolating, or even looking into, their blocks."""
+    integrations = whole.get("integrations")
+    return tuple(str(name) for name in integrations) if isinstance(integrations, dict) else ()
+
+
 def _register_secrets(settings: Infrastructure) -> None:
     """Secrets enter the process here: from now on the log filter masks them."""
     if isinstance(settings, Settings):
         for profile in settings.paynet.profiles.values():
             register_secret(profile.password.get_secret_value())
+        for integration in settings.integrations.values():
+            for secret in integration.secrets():
+                register_secret(secret)
     keys = (
         settings.security.token_keys if isinstance(settings, OperatorSettings | Settings) else None
     )

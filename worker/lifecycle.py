@@ -202,16 +202,21 @@ def _on_process_init(**_: Any) -> None:
 
 
 def send_refresh(
-    app: Celery, seal: Seal, request: RefreshRequest, countdown: float | None = None
+    app: Celery,
+    seal: Seal,
+    request: RefreshRequest,
+    countdown: float | None = None,
+    queue: str = queues.TOKEN_QUEUE,
 ) -> str:
-    """Publish a sealed refresh request on the token queue; its task id."""
+    """Publish a sealed refresh request on a token queue (Paynet's, or an integration's own);
+    its task id."""
     task_id = new_task_id()
     kwargs = sealed_kwargs(seal, task_id, request)
     app.send_task(
         queues.REFRESH_TASK,
         kwargs=kwargs,
         task_id=task_id,
-        queue=queues.TOKEN_QUEUE,
+        queue=queue,
         kwargsrepr=refresh_repr(kwargs),
         countdown=countdown,
     )
@@ -225,8 +230,11 @@ def default_factory(app: Celery, clock: Clock = utcnow) -> Callable[[], Runtime]
         settings = get_settings()
         seal = seal_from_settings(settings.security, REPO_ROOT)
 
+        integrations = frozenset(settings.integrations)
+
         def publish(profile: str, stale_generation: int) -> None:
-            send_refresh(app, seal, RefreshRequest(profile, stale_generation))
+            queue = queues.token_queue(profile, integrations)
+            send_refresh(app, seal, RefreshRequest(profile, stale_generation), queue=queue)
 
         return build_runtime(settings, publish, clock=clock, seal=seal, slots=_slots)
 

@@ -21,9 +21,12 @@ from worker.calls.keyed import KeyedCalls
 from worker.calls.send import Sender
 from worker.config import REPO_ROOT
 from worker.core.clock import Clock, utcnow
+from worker.core.logins import TokenSource
 from worker.core.seal import Seal
 from worker.db.clock import DatabaseClock
 from worker.db.engine import make_engine
+from worker.integrations.calls import IntegrationCalls
+from worker.integrations.client import BearerClient
 from worker.ledger.store import LedgerStore
 from worker.paynet.client import PaynetClient
 from worker.paynet.transport import new_session
@@ -47,12 +50,15 @@ class Runtime:
     clients: dict[str, PaynetClient]
     gateway: Gateway  # the entry point of paynet.call: keyed calls via the ledger
     seal: Seal  # of the internal state that travels through the broker
+    integrations: IntegrationCalls  # the entry point of integration.call
 
     def close(self) -> None:
         self.engine.dispose()
         self.redis.close()
         for client in self.clients.values():
             client.session.close()
+        for bearer in self.integrations.clients.values():
+            bearer.session.close()
 
 
 def build_runtime(
@@ -71,14 +77,21 @@ def build_runtime(
     database_clock = DatabaseClock(engine, clock)
     now = database_clock.now
     store = TokenStore(engine, cipher_from_settings(settings.security, base), database_clock)
-    coordinator = Coordinator(redis, settings.token, publish)
+    # Each integration's token timing; Paynet's profiles share ``token``.
+    policies = {name: integration.policy for name, integration in settings.integrations.items()}
+    coordinator = Coordinator(redis, settings.token, publish, policies)
     session = new_session(max(64, slots))
     transient = frozenset(settings.token.transient_login_codes)
     clients = {
         name: PaynetClient(profile, session, transient)
         for name, profile in settings.paynet.profiles.items()
     }
-    provider = TokenProvider(store, coordinator, settings.token, now)
+    bearers = {
+        name: BearerClient(name, integration, new_session(max(64, slots)))
+        for name, integration in settings.integrations.items()
+    }
+    sources: dict[str, TokenSource] = {**clients, **bearers}
+    provider = TokenProvider(store, coordinator, settings.token, now, policies)
     # Transient database faults in the ledger are retried within the token wait bound.
     ledger = LedgerStore(engine, retry_timeout=settings.token.wait_timeout)
     return Runtime(
@@ -88,10 +101,11 @@ def build_runtime(
         store,
         coordinator,
         provider,
-        Refresher(settings, store, coordinator, clients, now),
+        Refresher(settings, store, coordinator, sources, now),
         clients,
         gateway_for(settings, provider, clients, ledger),
         seal or seal_from_settings(settings.security, base),
+        IntegrationCalls(provider, bearers),
     )
 
 

@@ -22,6 +22,9 @@ from pydantic import (
     model_validator,
 )
 
+from worker.integration_settings import NAME, IntegrationSettings
+from worker.queues import RESERVED_NAMES
+
 
 class _Frozen(BaseModel):
     # hide_input_in_errors: a validation error never quotes a value, which may be a password.
@@ -105,16 +108,15 @@ class LoginBudget(_Frozen):
 EXPIRY_LEEWAY = 5.0
 
 
-class TokenSettings(_Frozen):
-    """How tokens are kept, waited for and renewed; all durations in seconds. The rest of the
-    mechanism's timing is fixed (``worker/tokens/policy.py``, ``refresher.py``)."""
+class TokenTiming(_Frozen):
+    """How a token is kept, waited for and renewed; all durations in seconds. The rest of the
+    mechanism's timing is fixed (``worker/tokens/policy.py``, ``refresher.py``). Paynet's
+    profiles share ``token``; each integration has its own (``integrations.<name>.policy``)."""
 
     ttl: float | None = Field(None, gt=0)
     wait_timeout: float = Field(30.0, gt=0)
     refresh_request_ttl: float = Field(10.0, gt=0)  # a published request, until one takes it
     refresh_liveness: float = Field(6.0, gt=0)  # how soon a dead refresher's lock lapses
-    unauthorized_codes: tuple[int, ...] = (-9999,)
-    transient_login_codes: tuple[int, ...] = ()
     refused_cooldown: float = Field(300.0, ge=0)
     login_budget: LoginBudget = LoginBudget()
 
@@ -127,6 +129,20 @@ class TokenSettings(_Frozen):
                 "its expiry is not used, and every login would be wasted"
             )
         return value
+
+
+class TokenSettings(TokenTiming):
+    """Paynet's token: its timing, and which JSON-RPC codes mean a rejected token or a login
+    failure worth retrying."""
+
+    unauthorized_codes: tuple[int, ...] = (-9999,)
+    transient_login_codes: tuple[int, ...] = ()
+
+
+class Integration(IntegrationSettings):
+    """A bearer-token integration (``worker/integration_settings.py``) and its token timing."""
+
+    policy: TokenTiming = TokenTiming()
 
 
 class StatusMethod(_Frozen):
@@ -247,6 +263,11 @@ class Infrastructure(_Frozen):
     # Each key's environment variables, as the file names them: what a message tells the
     # operator to fix ("database.url (DATABASE_URL)"). Filled in by the loader.
     _variables: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
+    # The names under ``integrations:`` (their queues), filled in by the loader.
+    _integration_names: tuple[str, ...] = PrivateAttr(default=())
+
+    def integration_names(self) -> tuple[str, ...]:
+        return self._integration_names
 
     def named(self, key: str) -> str:
         """A setting as an operator knows it: the key, and the variables it is read from."""
@@ -274,6 +295,29 @@ class _Gateway(Infrastructure, Generic[Profile]):
     token: TokenSettings = TokenSettings()
     ledger: LedgerSettings = LedgerSettings()
     security: SecuritySettings = SecuritySettings()
+    integrations: dict[str, Integration] = {}
+
+    @model_validator(mode="after")
+    def _valid_integration_names(self) -> _Gateway[Profile]:
+        for name in self.integrations:
+            if NAME.match(name) is None:
+                raise ValueError(
+                    f"integrations.{name}: a name is lower-case letters, digits, - and _ "
+                    "(it names queues, Redis keys and metrics labels)"
+                )
+            if name in RESERVED_NAMES:
+                raise ValueError(f"integrations.{name}: the name of one of the gateway's queues")
+            if name in self.paynet.profiles:
+                raise ValueError(
+                    f"integrations.{name}: also the name of a Paynet profile; each token "
+                    "needs a name of its own"
+                )
+        return self
+
+    def token_policy(self, profile: str) -> TokenTiming:
+        """The token timing of a Paynet profile or of an integration."""
+        integration = self.integrations.get(profile)
+        return integration.policy if integration is not None else self.token
 
     @model_validator(mode="after")
     def _window_outlives_a_run(self) -> _Gateway[Profile]:
@@ -303,8 +347,18 @@ class _Gateway(Infrastructure, Generic[Profile]):
         """Hard limit of one run of ``paynet.refresh_token``: a login (connect and read), its
         token saved through a database outage (``token.wait_timeout``, the two statements
         together), and a margin for their last attempts (a statement timeout of 15 s)."""
-        login = max(p.timeouts.connect + p.timeouts.login for p in self.paynet.profiles.values())
-        return login + self.token.wait_timeout + 30
+        logins = [p.timeouts.connect + p.timeouts.login for p in self.paynet.profiles.values()]
+        logins += [i.timeouts.connect + i.timeouts.login for i in self.integrations.values()]
+        waits = [self.token.wait_timeout] + [
+            i.policy.wait_timeout for i in self.integrations.values()
+        ]
+        return max(logins) + max(waits) + 30
+
+    def integration_time_limit(self) -> float:
+        """Hard limit of one run of ``integration.call``: one request (a rejection and its
+        second send at most, connect and read each), with a margin."""
+        sends = [2 * (i.timeouts.connect + i.timeouts.read) for i in self.integrations.values()]
+        return max(sends, default=0.0) + 10
 
     def call_soft_time_limit(self) -> float:
         """Where a run of ``paynet.call`` is stopped where it stands and retried: a fifth of

@@ -18,9 +18,10 @@ WORKER = REPO_ROOT / "worker"
 
 # What each part of worker/ may import of the gateway, besides itself. Mechanisms sit between
 # the wiring above (runtime, lifecycle, the app, the CLI) and the shared core below.
-CORE = {"worker.core", "worker.settings"}
+CORE = {"worker.core", "worker.settings", "worker.integration_settings"}
 ALLOWED: dict[str, set[str]] = {
-    "worker.settings": set(),
+    "worker.settings": {"worker.queues", "worker.integration_settings"},
+    "worker.integration_settings": set(),
     "worker.summary": set(),
     "worker.errors": {"worker.summary"},
     "worker.queues": set(),
@@ -34,6 +35,10 @@ ALLOWED: dict[str, set[str]] = {
     "worker.calls": CORE
     | {"worker.tokens", "worker.ledger", "worker.paynet", "worker.errors", "worker.summary"},
     "worker.logs": CORE | {"worker.config"},
+    # Bearer integrations: the token mechanism and the wait signal as paynet.call uses them,
+    # and the staged HTTP transport; never the ledger.
+    "worker.integrations": CORE
+    | {"worker.tokens", "worker.calls", "worker.paynet", "worker.errors", "worker.summary"},
     # The producer's side: a payment-service imports it without any Paynet configuration, so
     # it reaches only the contract (errors, queue names, the summary of a value), of
     # worker.calls only its reprs (tests/unit/test_producer_client.py checks that in a fresh

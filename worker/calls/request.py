@@ -76,7 +76,7 @@ def _params(params: Any) -> dict[str, Any]:
         raise InvalidRequest(f"params: must be an object, got {type(params).__name__}")
     if "token" in params:
         raise InvalidRequest("params: must not contain 'token'; the gateway adds it")
-    _json_only(params, "params", 0)
+    json_only(params, "params", 0)
     return params
 
 
@@ -84,7 +84,7 @@ _SCALARS = (str, int, float, Decimal, bool, type(None))
 MAX_DEPTH = 32
 
 
-def _json_only(value: Any, where: str, depth: int) -> None:
+def json_only(value: Any, where: str, depth: int = 0) -> None:
     """What kombu decodes beyond JSON (a datetime, bytes) cannot go to Paynet: say where."""
     if depth > MAX_DEPTH:
         raise InvalidRequest(f"{where}: nested deeper than {MAX_DEPTH} levels")
@@ -92,10 +92,10 @@ def _json_only(value: Any, where: str, depth: int) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidRequest(f"{where}: keys must be strings")
-            _json_only(item, f"{where}.{key[:64]}", depth + 1)
+            json_only(item, f"{where}.{key[:64]}", depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _json_only(item, f"{where}[{index}]", depth + 1)
+            json_only(item, f"{where}[{index}]", depth + 1)
     elif not isinstance(value, _SCALARS):
         raise InvalidRequest(f"{where}: a {type(value).__name__} cannot be sent as JSON")
 

@@ -21,7 +21,7 @@ from typing import Any
 from worker.core.seal import Seal
 from worker.ledger.fingerprint import canonical_json
 from worker.ledger.policy import LedgerWait
-from worker.settings import TokenSettings
+from worker.settings import TokenTiming
 from worker.tokens.policy import MAX_REFRESH_CYCLES, OUTAGES, TokenWait
 
 
@@ -99,7 +99,7 @@ def open_state(
     task_id: str,
     call: Mapping[str, Any],
     private: Mapping[str, Any],
-    policy: TokenSettings,
+    policy: TokenTiming,
     now: float,
 ) -> tuple[TokenWait | None, LedgerWait | None]:
     """The wait state of a run, or ``ValueError`` naming ``_wait`` or ``_ledger``; ``now`` is
@@ -122,7 +122,7 @@ def open_state(
     return wait, ledger
 
 
-def _check_wait(wait: TokenWait, policy: TokenSettings, now: float) -> TokenWait:
+def _check_wait(wait: TokenWait, policy: TokenTiming, now: float) -> TokenWait:
     """The wait to go on with: ``ValueError`` if it cannot be the gateway's, started again if
     it came back later than any wait of the gateway's own would (the time it spent in a dead
     host's memory is not time spent waiting for a token)."""

@@ -20,6 +20,8 @@ metric                                      labels           counted when
                                                              or ``deduplicated`` (already pending)
 ``paynet_login_budget_deferrals_total``     profile          a refresh finds the login budget
                                                              used up and waits for it
+``paynet_integration_call_duration_seconds`` integration,     a bearer integration's call ends
+                                            method,outcome   (``http_<status>`` or the cause)
 ``paynet_ledger_keys``                      state            (a gauge, read from the ledger at
                                                              each scrape) keys in each state;
                                                              ``unknown`` ones need an operator
@@ -57,6 +59,7 @@ class _Metrics:
     refresh_requests: Counter
     budget_deferrals: Counter
     ledger_swept: Counter
+    integration_calls: Histogram
 
 
 def _build() -> _Metrics:
@@ -107,6 +110,12 @@ def _build() -> _Metrics:
             ["result"],
             registry=None,
         ),
+        integration_calls=Histogram(
+            "paynet_integration_call_duration_seconds",
+            "Duration of calls to a bearer integration's resources.",
+            ["integration", "method", "outcome"],
+            registry=None,
+        ),
     )
 
 
@@ -136,6 +145,10 @@ def token_wait(profile: str, seconds: float, outcome: str) -> None:
 
 def paynet_call(method: str, outcome: str, seconds: float) -> None:
     _metrics().call_duration.labels(method, outcome).observe(max(seconds, 0.0))
+
+
+def integration_call(integration: str, method: str, outcome: str, seconds: float) -> None:
+    _metrics().integration_calls.labels(integration, method, outcome).observe(max(seconds, 0.0))
 
 
 def refresh_request(profile: str, enqueued: bool) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +19,7 @@ from urllib3.exceptions import HTTPError
 from urllib3.util import Timeout
 
 from worker.core import metrics
+from worker.core.logins import Issued
 from worker.core.redaction import register_secret, register_token
 from worker.paynet import jsonrpc
 from worker.paynet.failures import HttpAnswer, HttpMalformed, LoginFailure, TransportFailure
@@ -31,14 +31,9 @@ from worker.settings import ProfileSettings
 _ids = itertools.count(1)
 
 
-@dataclass(frozen=True)
-class LoginSuccess:
-    token: str
-    elapsed: float
-
-
 class PaynetClient:
-    """Talks to one profile's Paynet; thread-safe (requests.Session pools per host)."""
+    """Talks to one profile's Paynet, and is its ``TokenSource``; thread-safe (requests.Session
+    pools per host)."""
 
     def __init__(
         self,
@@ -77,7 +72,7 @@ class PaynetClient:
             stream=True,
             allow_redirects=False,  # a redirect would re-post the token, or drop the body
         ) as response:
-            content = _read_limited(response, deadline)
+            content = read_limited(response, deadline)
             location = response.headers.get("Location") if response.is_redirect else None
             elapsed = time.monotonic() - started
             return HttpAnswer(response.status_code, content, elapsed, _host(location))
@@ -104,7 +99,12 @@ class PaynetClient:
         metrics.paynet_call(method, outcome_label(parsed), answer.elapsed)
         return parsed, answer
 
-    def login(self) -> LoginSuccess:
+    @property
+    def login_url(self) -> str:
+        return self.profile.url(self.profile.login_path)
+
+    def login(self) -> Issued:
+        """Paynet's login answer says nothing of the token's life (``token.ttl`` may)."""
         request_id = next(_ids)
         params = {
             "username": self.profile.username,
@@ -118,7 +118,7 @@ class PaynetClient:
             raise LoginFailure(failure.cause, failure.detail) from None
         token = judge_login(answer, request_id, self.transient_login_codes)
         register_token(token)
-        return LoginSuccess(token, answer.elapsed)
+        return Issued(token, answer.elapsed)
 
 
 def outcome_label(answer: jsonrpc.Answer) -> str:
@@ -133,7 +133,7 @@ def _host(location: str | None) -> str | None:
     return urlsplit(location).netloc or "the same host"
 
 
-def _read_limited(response: requests.Response, deadline: float) -> bytes:
+def read_limited(response: requests.Response, deadline: float) -> bytes:
     chunks: list[bytes] = []
     size = 0
     chunk: bytes

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from worker.core.causes import PERMANENT, Cause
+from worker.core.causes import Cause
+from worker.core.logins import LoginFailure
+
+__all__ = ["HttpAnswer", "HttpMalformed", "LoginFailure", "TransportFailure"]
 
 
 @dataclass(frozen=True)
@@ -48,19 +51,3 @@ class HttpMalformed(Exception):
 
     def __str__(self) -> str:
         return f"HTTP {self.status}, {self.reason}"
-
-
-class LoginFailure(Exception):
-    """A classified failure to log in; ``detail`` is safe to log (no secret ever goes in)."""
-
-    def __init__(self, cause: Cause, detail: str) -> None:
-        super().__init__(cause, detail)
-        self.cause = cause
-        self.detail = detail
-
-    @property
-    def permanent(self) -> bool:
-        return self.cause in PERMANENT
-
-    def __str__(self) -> str:
-        return f"{self.cause.value}: {self.detail}"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from redis import Redis
 from redis.exceptions import LockError
@@ -32,7 +32,7 @@ from redis.lock import Lock
 from worker.core import metrics
 from worker.core.causes import Cause
 from worker.core.outages import Unavailable, first_line, translated
-from worker.settings import TokenSettings
+from worker.settings import TokenTiming
 from worker.tokens.liveness import HeldLock
 
 Publish = Callable[[str, int], None]  # publishes the refresh task for (profile, stale generation)
@@ -57,11 +57,21 @@ return math.max(1, tonumber(oldest[2]) + window - now)
 
 
 class Coordinator:
-    def __init__(self, redis: Redis, policy: TokenSettings, publish: Publish) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        policy: TokenTiming,
+        publish: Publish,
+        policies: Mapping[str, TokenTiming] | None = None,
+    ) -> None:
         self.redis = redis
-        self.policy = policy
+        self.policy = policy  # Paynet's profiles'; an integration's own is in ``policies``
+        self.policies = dict(policies or {})
         self.publish = publish
         self._take_login_slot = redis.register_script(_TAKE_LOGIN_SLOT)
+
+    def policy_of(self, profile: str) -> TokenTiming:
+        return self.policies.get(profile, self.policy)
 
     @staticmethod
     def _request_key(profile: str, stale_generation: int) -> str:
@@ -70,7 +80,7 @@ class Coordinator:
     def request_refresh(self, profile: str, stale_generation: int) -> bool:
         """Publish the refresh task unless one is already requested for this generation."""
         key = self._request_key(profile, stale_generation)
-        ttl = math.ceil(self.policy.refresh_request_ttl)
+        ttl = math.ceil(self.policy_of(profile).refresh_request_ttl)
         with translated():
             if not self.redis.set(key, "1", nx=True, ex=ttl):
                 metrics.refresh_request(profile, enqueued=False)
@@ -91,7 +101,7 @@ class Coordinator:
 
     def keep_request(self, profile: str, stale_generation: int, seconds: float) -> None:
         """A refresh that backs off keeps its request open, so no second one is enqueued."""
-        ttl = math.ceil(max(seconds, 0) + self.policy.refresh_request_ttl)
+        ttl = math.ceil(max(seconds, 0) + self.policy_of(profile).refresh_request_ttl)
         with translated():
             self.redis.set(self._request_key(profile, stale_generation), "1", ex=ttl)
 
@@ -109,7 +119,7 @@ class Coordinator:
 
     def acquire(self, profile: str, stale_generation: int) -> HeldLock | None:
         """The profile's refresh lock, renewed while held (enter the result), or None if held."""
-        liveness = self.policy.refresh_liveness
+        liveness = self.policy_of(profile).refresh_liveness
         # Not thread-local: the heartbeat thread renews the token the task's thread acquired.
         lock: Lock = self.redis.lock(
             f"paynet:refresh-lock:{profile}", timeout=liveness, blocking=False, thread_local=False
@@ -173,7 +183,7 @@ class Coordinator:
         At most ``max_logins`` in any ``window`` seconds, across every worker and host, as
         Redis's clock counts them (no host's clock is asked).
         """
-        budget = self.policy.login_budget
+        budget = self.policy_of(profile).login_budget
         args: list[int | str] = [
             int(budget.window * 1000),
             budget.max_logins,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from worker.core.causes import Cause
-from worker.settings import EXPIRY_LEEWAY, TokenSettings
+from worker.settings import EXPIRY_LEEWAY, TokenTiming
 from worker.tokens.record import TokenRecord
 
 # What a waiting task says when an outage it met on an earlier poll made it give up.
@@ -87,7 +87,7 @@ def refused_recently(record: TokenRecord, now: datetime, cooldown: float) -> boo
     )
 
 
-def _gave_up(wait: TokenWait, record: TokenRecord, policy: TokenSettings) -> NoToken:
+def _gave_up(wait: TokenWait, record: TokenRecord, policy: TokenTiming) -> NoToken:
     """The wait bound has passed: say why, the outage or the last login failure first."""
     bound = f"gave up after {policy.wait_timeout:g} s"
     if wait.cause is not None:
@@ -101,7 +101,7 @@ def _gave_up(wait: TokenWait, record: TokenRecord, policy: TokenSettings) -> NoT
 
 
 def decide_token(
-    record: TokenRecord, now: datetime, wait: TokenWait | None, policy: TokenSettings
+    record: TokenRecord, now: datetime, wait: TokenWait | None, policy: TokenTiming
 ) -> Decision:
     """Before a call: use the stored token, or wait for a refresh, or give up."""
     fresh = usable(record, now)
@@ -128,7 +128,7 @@ def during_outage(
     now: datetime,
     cause: Cause,
     detail: str,
-    policy: TokenSettings,
+    policy: TokenTiming,
 ) -> AwaitRefresh | NoToken:
     """Redis or the database could not be reached: wait like for a refresh, within the bound."""
     if wait is None:
@@ -147,7 +147,7 @@ def wait_after_rejection(
 
 
 def after_rejection(
-    record: TokenRecord, now: datetime, wait: TokenWait, policy: TokenSettings
+    record: TokenRecord, now: datetime, wait: TokenWait, policy: TokenTiming
 ) -> Decision:
     """Paynet said "unauthorized"; ``record`` is fresh from the DB, ``wait`` already counts it."""
     if wait.cycles > MAX_REFRESH_CYCLES:

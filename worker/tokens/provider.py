@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,7 +30,7 @@ from worker.core import metrics
 from worker.core.causes import Cause
 from worker.core.clock import Clock
 from worker.core.outages import Unavailable, translated
-from worker.settings import TokenSettings
+from worker.settings import TokenTiming
 from worker.tokens.coordination import Coordinator
 from worker.tokens.policy import (
     AwaitRefresh,
@@ -79,11 +80,17 @@ class _FailedRead:
 
 class TokenProvider:
     def __init__(
-        self, store: TokenStore, coordinator: Coordinator, policy: TokenSettings, clock: Clock
+        self,
+        store: TokenStore,
+        coordinator: Coordinator,
+        policy: TokenTiming,
+        clock: Clock,
+        policies: Mapping[str, TokenTiming] | None = None,
     ) -> None:
         self.store = store
         self.coordinator = coordinator
-        self.policy = policy
+        self.policy = policy  # Paynet's profiles'; an integration's own is in ``policies``
+        self.policies = dict(policies or {})
         self.clock = clock
         self._cache: dict[str, TokenRecord] = {}
         self._lock = threading.Lock()
@@ -95,6 +102,9 @@ class TokenProvider:
         self._marks: dict[str, tuple[str, float]] = {}  # per profile, the mark and when read
         self._requested: dict[tuple[str, int], float] = {}  # (profile, generation): when asked
         self.store_reads = 0
+
+    def policy_of(self, profile: str) -> TokenTiming:
+        return self.policies.get(profile, self.policy)
 
     def token(self, profile: str, wait: TokenWait | None) -> Decision:
         decision = self._token(profile, wait)
@@ -123,7 +133,7 @@ class TokenProvider:
             # Paynet rejected this very generation in this process: sending with it again
             # would only be rejected again. Wait for its refresh instead.
             wait = TokenWait(now.timestamp(), record.generation)
-        return self._act(record, decide_token(record, now, wait, self.policy))
+        return self._act(record, decide_token(record, now, wait, self.policy_of(profile)))
 
     def next_poll(self, wait: TokenWait) -> float:
         """Seconds until a waiting task looks again."""
@@ -146,7 +156,7 @@ class TokenProvider:
             record, now = self._look(profile)
         except Unavailable as outage:
             return self._outage(profile, wait, outage), wait
-        return self._act(record, after_rejection(record, now, wait, self.policy)), wait
+        return self._act(record, after_rejection(record, now, wait, self.policy_of(profile))), wait
 
     def _note_rejection(self, profile: str, generation: int, now: datetime) -> None:
         """For operators only: Redis out of reach here changes no decision."""
@@ -239,10 +249,12 @@ class TokenProvider:
                 profile,
                 outage.cause,
                 outage.detail,
-                self.policy.wait_timeout,
+                self.policy_of(profile).wait_timeout,
             )
         stale = wait.stale_generation if wait else (cached.generation if cached else 0)
-        return during_outage(wait, stale, self.clock(), outage.cause, outage.detail, self.policy)
+        return during_outage(
+            wait, stale, self.clock(), outage.cause, outage.detail, self.policy_of(profile)
+        )
 
     def _recovered(self, cause: Cause) -> None:
         with self._lock:

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from worker.core import metrics
 from worker.core.backoff import backoff
 from worker.core.causes import Cause
 from worker.core.clock import Clock
+from worker.core.logins import Issued, LoginFailure, TokenSource
 from worker.core.outages import Unavailable, translated
 from worker.core.retry import retrying
-from worker.paynet.client import PaynetClient
-from worker.paynet.failures import LoginFailure
-from worker.settings import Settings, TokenSettings
+from worker.settings import Settings, TokenTiming
 from worker.tokens.coordination import Coordinator
 from worker.tokens.liveness import HeldLock
 from worker.tokens.policy import WAIT_STEP, refused_recently, usable
@@ -69,7 +69,7 @@ class Plan:
     started: float | None = None  # epoch seconds the refresh task began, for its retries
 
 
-def plan_next(outcome: RefreshOutcome, attempt: int, elapsed: float, policy: TokenSettings) -> Plan:
+def plan_next(outcome: RefreshOutcome, attempt: int, elapsed: float, policy: TokenTiming) -> Plan:
     """Retry while waiting tasks may still use the token; past their bound, stop and cool down."""
     if isinstance(outcome, Busy) and elapsed + WAIT_STEP < policy.wait_timeout:
         return Plan(WAIT_STEP, attempt)
@@ -86,15 +86,17 @@ class Refresher:
         settings: Settings,
         store: TokenStore,
         coordinator: Coordinator,
-        clients: dict[str, PaynetClient],
+        sources: Mapping[str, TokenSource],
         clock: Clock,
     ) -> None:
         self.settings = settings
-        self.policy = settings.token
         self.store = store
         self.coordinator = coordinator
-        self.clients = clients
+        self.sources = sources  # per profile: Paynet's login, or a bearer integration's
         self.clock = clock
+
+    def policy(self, profile: str) -> TokenTiming:
+        return self.settings.token_policy(profile)
 
     def run(
         self,
@@ -110,7 +112,7 @@ class Refresher:
             started = self.clock().timestamp()
         outcome = self.refresh(profile, stale_generation, attempt, force)
         elapsed = self.clock().timestamp() - started
-        plan = replace(plan_next(outcome, attempt, elapsed, self.policy), started=started)
+        plan = replace(plan_next(outcome, attempt, elapsed, self.policy(profile)), started=started)
         try:
             if plan.retry_in is not None:
                 self.coordinator.keep_request(profile, stale_generation, plan.retry_in)
@@ -183,7 +185,11 @@ class Refresher:
             self._changed(profile)
             return AlreadyFresh(record.generation)
         refused = record.failure
-        if not force and refused and refused_recently(record, now, self.policy.refused_cooldown):
+        if (
+            not force
+            and refused
+            and refused_recently(record, now, self.policy(profile).refused_cooldown)
+        ):
             return Failed(LoginFailure(Cause(refused.cause), refused.detail), None)
         wait = self.coordinator.take_login_slot(profile)
         if wait > 0:
@@ -192,7 +198,7 @@ class Refresher:
 
     def _budget_exhausted(self, profile: str, record: TokenRecord, wait: float) -> Failed:
         """No login now. Waiting tasks keep the last login's cause; the budget is ours, not it."""
-        budget = self.policy.login_budget
+        budget = self.policy(profile).login_budget
         detail = (
             f"login budget of {budget.max_logins} per {budget.window:g} s used up; "
             f"next login in {wait:.1f} s"
@@ -210,14 +216,14 @@ class Refresher:
         return Failed(failure, wait)
 
     def _login(self, profile: str, expected: int, attempt: int, held: HeldLock) -> RefreshOutcome:
-        client = self.clients[profile]
-        url = client.profile.url(client.profile.login_path)
+        source = self.sources[profile]
+        url = source.login_url
         log.info(
             "token refresh started: profile=%s generation=%d attempt=%d", profile, expected, attempt
         )
         started = time.monotonic()
         try:
-            success = client.login()
+            issued = source.login()
         except LoginFailure as failure:
             duration = time.monotonic() - started
             metrics.login(profile, str(failure.cause))
@@ -237,16 +243,20 @@ class Refresher:
             return Failed(failure, delay)
         duration = time.monotonic() - started
         metrics.login(profile, "succeeded")
-        return self._keep(profile, success.token, duration, held)
+        return self._keep(profile, issued, duration, held)
 
-    def _keep(self, profile: str, token: str, duration: float, held: HeldLock) -> RefreshOutcome:
-        """Save the token Paynet just issued. Its fence is taken now, as its answer arrives,
+    def _keep(
+        self, profile: str, issued: Issued, duration: float, held: HeldLock
+    ) -> RefreshOutcome:
+        """Save the token the provider just issued, for the life its answer gave (or the
+        configured ``ttl``). Its fence is taken now, as its answer arrives,
         rather than when the login began: while the lock holds, a login whose answer arrives
         later was issued later, and a save that comes late never replaces a token numbered
         after it. The database lost for a moment is waited out within ``token.wait_timeout``
         for the two statements together (the heartbeat keeps the lock meanwhile): a token in
         hand never costs a second login."""
-        deadline = time.monotonic() + self.policy.wait_timeout
+        policy = self.policy(profile)
+        deadline = time.monotonic() + policy.wait_timeout
         with translated():  # a pool that has no connection to give is an outage as well
             fence = retrying(
                 lambda: self.store.take_fence(profile), "numbering a login", _left(deadline)
@@ -258,7 +268,8 @@ class Refresher:
                 profile,
                 fence,
             )
-        ttl = self.policy.ttl
+        ttl = issued.lifetime if issued.lifetime is not None else policy.ttl
+        token = issued.token
         with translated():
             generation = retrying(
                 lambda: self.store.save_token(profile, token, fence, ttl),

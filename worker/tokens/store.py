@@ -130,7 +130,7 @@ class TokenStore:
             "generation": tokens.c.generation + 1,
             "token_fence": fence,
             "issued_at": self._now(),
-            "expires_at": self._now(ttl) if ttl else None,
+            "expires_at": self._now(ttl) if ttl is not None else None,
             "updated_at": self._now(),
             "failure_cause": None,
             "failure_detail": None,
