@@ -26,7 +26,7 @@ from celery.signals import (
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from worker import masking, queues, runtime, sweeps
+from worker import masking, production, queues, runtime, sweeps
 from worker.calls.refreshes import RefreshRequest, new_task_id, sealed_kwargs
 from worker.calls.reprs import refresh_repr
 from worker.config import REPO_ROOT, ConfigError, get_settings, out_of_reach, unusable
@@ -100,6 +100,9 @@ def open_database(settings: Infrastructure) -> Engine:
 def check_startup() -> Settings:
     """Everything a worker needs before it takes a task; raises with a one-line reason."""
     settings = get_settings()
+    refused = production.refusal(settings)
+    if refused is not None:
+        raise ConfigError(refused)
     cipher_from_settings(settings.security, REPO_ROOT)
     engine = open_database(settings)
     try:

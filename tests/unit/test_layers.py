@@ -40,6 +40,7 @@ ALLOWED: dict[str, set[str]] = {
     # interpreter).
     "worker.producer": {"worker.errors", "worker.queues", "worker.summary", "worker.calls"},
     "worker.schema": set(),
+    "worker.production": {"worker.settings"},
 }
 WIRING = (
     "worker.runtime",
@@ -54,6 +55,7 @@ PURE = (
     "worker.ledger.policy",
     "worker.paynet.verdicts",
     "worker.paynet.stages",
+    "worker.production",
 )
 IO_LIBRARIES = ("requests", "urllib3", "redis", "sqlalchemy", "prometheus_client", "celery")
 
