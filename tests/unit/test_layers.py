@@ -56,6 +56,7 @@ PURE = (
     "worker.paynet.verdicts",
     "worker.paynet.stages",
     "worker.production",
+    "worker.db.versions",
 )
 IO_LIBRARIES = ("requests", "urllib3", "redis", "sqlalchemy", "prometheus_client", "celery")
 
