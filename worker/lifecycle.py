@@ -171,7 +171,7 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
         port = settings.metrics.port
         if port:  # before the pool forks
             ledger = LedgerStore(make_engine(settings.database.url), retry_timeout=0)
-            _exporter = metrics.serve(port, ledger_counts=ledger.count_by_state)
+            _exporter = metrics.serve(port, ledger_counts=ledger.count_unsettled)
     except (ConfigError, TokenKeyError, SchemaMismatch, DatabaseUnreachable, OSError) as exc:
         print(f"paynet-gateway: cannot start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

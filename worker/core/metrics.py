@@ -21,7 +21,8 @@ metric                                      labels           counted when
 ``paynet_login_budget_deferrals_total``     profile          a refresh finds the login budget
                                                              used up and waits for it
 ``paynet_ledger_keys``                      state            (a gauge, read from the ledger at
-                                                             each scrape) keys in each state;
+                                                             each scrape) keys without an
+                                                             outcome, by state (an index read);
                                                              ``unknown`` ones need an operator
 ==========================================  ===============  ==================================
 """
@@ -172,7 +173,7 @@ class _LedgerCollector:
             log.debug("ledger counts left out of this scrape: %s", type(exc).__name__)
             return
         family = GaugeMetricFamily(
-            "paynet_ledger_keys", "Idempotency keys in the ledger, by state.", labels=["state"]
+            "paynet_ledger_keys", "Idempotency keys without an outcome, by state.", labels=["state"]
         )
         for state, value in sorted(counts.items()):
             family.add_metric([state], value)
