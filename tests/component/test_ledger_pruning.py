@@ -13,7 +13,7 @@ from sqlalchemy import Engine, delete, insert, select, text
 from tasks.ledger import prune
 from tests.support.ledger_rows import row
 from worker.db.tables import ledger
-from worker.ledger.store import LedgerStore, count_unsettled_query
+from worker.ledger.store import COUNT_UNSETTLED, LedgerStore
 
 DAY = 86400.0
 
@@ -62,9 +62,7 @@ def test_the_gauge_reads_the_unfinished_rows_only_not_the_whole_ledger(
         conn.execute(insert(ledger), finished + unfinished)
         conn.execute(text("ANALYZE paynet_ledger"))
     assert LedgerStore(empty_ledger).count_unsettled() == {"received": 1, "sent": 1, "unknown": 1}
-    statement = str(
-        count_unsettled_query().compile(empty_ledger, compile_kwargs={"literal_binds": True})
-    )
+    statement = str(COUNT_UNSETTLED.compile(empty_ledger, compile_kwargs={"literal_binds": True}))
     with empty_ledger.connect() as conn:
         explained = conn.execute(text(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}")).scalar_one()
     nodes = list(plan_nodes(explained[0]["Plan"]))

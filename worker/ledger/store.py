@@ -22,7 +22,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     RowMapping,
-    Select,
     delete,
     func,
     insert,
@@ -87,10 +86,12 @@ def _record(row: RowMapping) -> LedgerRecord:
 _UNSETTLED_STATES = sorted(state.value for state in UNSETTLED)
 
 
-def count_unsettled_query() -> Select[tuple[str, int]]:
-    """Keys without an outcome, per state (the gauge's one statement)."""
-    query = select(ledger.c.state, func.count()).where(ledger.c.state.in_(_UNSETTLED_STATES))
-    return query.group_by(ledger.c.state)
+# Keys without an outcome, per state: the gauge's one statement.
+COUNT_UNSETTLED = (
+    select(ledger.c.state, func.count())
+    .where(ledger.c.state.in_(_UNSETTLED_STATES))
+    .group_by(ledger.c.state)
+)
 
 
 class LedgerStore:
@@ -285,7 +286,7 @@ class LedgerStore:
         metrics gauge shows. Through the (state, updated_at) index, so it reads those rows
         only, never the finished ones, whatever the size of the ledger."""
         with self.engine.connect() as conn:
-            found = {state: int(n) for state, n in conn.execute(count_unsettled_query())}
+            found = {state: int(n) for state, n in conn.execute(COUNT_UNSETTLED)}
         return {state: found.get(state, 0) for state in _UNSETTLED_STATES}
 
     def prune(self, retention: float, batch: int) -> int:
