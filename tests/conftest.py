@@ -25,6 +25,7 @@ from cryptography.fernet import Fernet
 from redis import Redis
 from sqlalchemy import Engine, delete
 
+from devservices.isolated import is_scratch_name
 from devservices.redis_claim import claim_database, flush_owned, new_owner, release_database
 from devservices.stack import Services, services
 from simulator import Account, Simulator
@@ -86,6 +87,8 @@ def clean(
     real_services: Services, engine: Engine, simulator: Simulator, redis_client: Redis
 ) -> None:
     """Every test starts with no token, no ledger, an empty broker and a fresh simulator."""
+    if engine.dialect.name == "postgresql" and not is_scratch_name(engine.url.database or ""):
+        raise RuntimeError("not this session's scratch database: not emptying it")
     if not flush_owned(redis_client, REDIS_OWNER):
         raise RuntimeError("this session's claim on its Redis database is gone: not flushing it")
     with engine.begin() as conn:
