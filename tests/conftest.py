@@ -5,18 +5,19 @@ session in a scratch database; without them embedded servers are started (redisl
 redis-server, pgserver's PostgreSQL), so a machine with only Python runs everything.
 
 ``make test`` runs two sessions side by side (pytest-xdist): each has its own simulator, its
-own scratch database, and on a shared Redis a database number of its own (the next one up for
-each session), so nothing one session flushes or counts belongs to the other.
+own scratch database, and on a shared Redis a database it found empty and claimed
+(``devservices/redis_claim.py``: the first from ``REDIS_URL``'s number upwards), so nothing one
+session flushes or counts belongs to the other, or to anyone else using that Redis.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from celery import Celery
@@ -24,6 +25,8 @@ from cryptography.fernet import Fernet
 from redis import Redis
 from sqlalchemy import Engine, delete
 
+from devservices.isolated import is_scratch_name
+from devservices.redis_claim import claim_database, flush_owned, new_owner, release_database
 from devservices.stack import Services, services
 from simulator import Account, Simulator
 from tests.support.workers import WorkerPool
@@ -33,26 +36,17 @@ from worker.db.tables import metadata
 
 USERNAME = "username_17627_56530"
 TERMINAL_ID = 4027096
-
-
-def _redis_of_this_session() -> None:
-    """Under pytest-xdist, session ``gwN`` takes Redis database base + N of a shared Redis."""
-    session = os.environ.get("PYTEST_XDIST_WORKER", "")
-    shared = os.environ.get("REDIS_URL", "").strip()
-    if not session.startswith("gw") or not shared:
-        return
-    parts = urlsplit(shared)
-    base = int(parts.path.strip("/") or 0)
-    os.environ["REDIS_URL"] = urlunsplit(parts._replace(path=f"/{base + int(session[2:])}"))
-
-
-_redis_of_this_session()
+REDIS_OWNER = new_owner()  # this session's claim on its Redis database
 
 
 @pytest.fixture(scope="session")
 def real_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     with services(tmp_path_factory.mktemp("services"), want_postgres=True) as found:
-        yield found
+        url = claim_database(found.redis_url, REDIS_OWNER)
+        try:
+            yield dataclasses.replace(found, redis_url=url)
+        finally:
+            release_database(url, REDIS_OWNER)
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +87,10 @@ def clean(
     real_services: Services, engine: Engine, simulator: Simulator, redis_client: Redis
 ) -> None:
     """Every test starts with no token, no ledger, an empty broker and a fresh simulator."""
-    redis_client.flushdb()
+    if engine.dialect.name == "postgresql" and not is_scratch_name(engine.url.database or ""):
+        raise RuntimeError("not this session's scratch database: not emptying it")
+    if not flush_owned(redis_client, REDIS_OWNER):
+        raise RuntimeError("this session's claim on its Redis database is gone: not flushing it")
     with engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(delete(table))

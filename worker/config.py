@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from worker.core.outages import first_line
 from worker.core.redaction import register_secret
+from worker.core.secret_env import SecretEnvironment, SecretSourceError
 from worker.settings import Infrastructure, OperatorSettings, Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -67,8 +68,11 @@ def interpolate(value: str, env: Mapping[str, str], key: str) -> str | None:
 
     def substitute(match: re.Match[str]) -> str:
         name, has_default, default = match.group(1), match.group(2), match.group(3)
-        if name in env and env[name] != "":
-            return env[name]
+        try:
+            if name in env and env[name] != "":
+                return env[name]
+        except SecretSourceError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
         if has_default is not None:
             return default or ""
         raise ConfigError(f"{key}: environment variable {name} is not set")
@@ -177,7 +181,9 @@ def _parse(
 ) -> Loaded:
     whole = _read_yaml(text, source)
     raw = part(whole)
-    resolved = _resolve(raw, env, "")
+    # NAME_FILE and the secrets directory (worker/core/secret_env.py): read here, never put
+    # back into the process's environment.
+    resolved = _resolve(raw, SecretEnvironment(env), "")
     try:
         settings = model.model_validate(resolved)
     except ValidationError as exc:

@@ -1,4 +1,4 @@
-"""Worker start-up: refuse to start on a bad configuration or a schema that is behind.
+"""Worker start-up: refuse to start on a bad configuration or a schema this code cannot use.
 
 Connects the worker's signals and the default runtime factory, whose refresh requests are
 published through the app it is handed as ``paynet.refresh_token`` tasks. The worker is the one
@@ -26,7 +26,7 @@ from celery.signals import (
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from worker import masking, queues, runtime, sweeps
+from worker import masking, production, queues, runtime, sweeps
 from worker.calls.refreshes import RefreshRequest, new_task_id, sealed_kwargs
 from worker.calls.reprs import refresh_repr
 from worker.config import REPO_ROOT, ConfigError, get_settings, out_of_reach, unusable
@@ -35,7 +35,7 @@ from worker.core.clock import Clock, utcnow
 from worker.core.outages import first_line
 from worker.core.seal import Seal
 from worker.db.engine import make_engine
-from worker.db.schema import SchemaBehind, ensure_current
+from worker.db.schema import SchemaMismatch, ensure_compatible
 from worker.ledger.store import LedgerStore
 from worker.runtime import Runtime, build_runtime, get_runtime, reset_runtime
 from worker.settings import Infrastructure, Settings
@@ -100,10 +100,13 @@ def open_database(settings: Infrastructure) -> Engine:
 def check_startup() -> Settings:
     """Everything a worker needs before it takes a task; raises with a one-line reason."""
     settings = get_settings()
+    refused = production.refusal(settings)
+    if refused is not None:
+        raise ConfigError(refused)
     cipher_from_settings(settings.security, REPO_ROOT)
     engine = open_database(settings)
     try:
-        ensure_current(engine)
+        ensure_compatible(engine)
     except SQLAlchemyError as exc:
         url = settings.database.url
         raise DatabaseUnreachable(out_of_reach(settings, "database.url", url, exc)) from None
@@ -168,8 +171,8 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
         port = settings.metrics.port
         if port:  # before the pool forks
             ledger = LedgerStore(make_engine(settings.database.url), retry_timeout=0)
-            _exporter = metrics.serve(port, ledger_counts=ledger.count_by_state)
-    except (ConfigError, TokenKeyError, SchemaBehind, DatabaseUnreachable, OSError) as exc:
+            _exporter = metrics.serve(port, ledger_counts=ledger.count_unsettled)
+    except (ConfigError, TokenKeyError, SchemaMismatch, DatabaseUnreachable, OSError) as exc:
         print(f"paynet-gateway: cannot start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except Exception as exc:  # whatever else the check met: still one line, the driver's first

@@ -200,6 +200,9 @@ class LedgerSettings(_Frozen):
     # How often the workers look for keys left sent past their lease with no task reconciling
     # them (killed by a time limit, message lost), one worker at a time; 0: never.
     sweep_interval: float = Field(60.0, ge=0)
+    # Finished keys (succeeded, failed) older than this are deleted by the sweep; 0: never. A
+    # key deleted is forgotten: the same key sent again after it is a new payment.
+    retention: float = Field(30 * 86400.0, ge=0)
     status_methods: dict[str, StatusMethod] = {}
 
 

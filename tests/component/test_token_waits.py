@@ -12,7 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from devservices.redis_claim import flush_owned
 from simulator import Simulator
+from tests.conftest import REDIS_OWNER
 from worker.config import load_settings
 from worker.runtime import Runtime, build_runtime
 from worker.tokens.policy import AwaitRefresh, TokenWait, UseToken
@@ -66,7 +68,9 @@ def test_a_wait_reads_the_store_again_when_redis_lost_the_mark(process: Runtime)
     assert isinstance(provider.token("default", wait), UseToken)
     assert isinstance(provider.token("default", wait), UseToken)
     reads = provider.store_reads
-    process.redis.flushdb()  # a Redis restart: the mark is gone, the database is the truth
+    flush_owned(
+        process.redis, REDIS_OWNER
+    )  # a Redis restart: the mark is gone, the DB is the truth
     time.sleep(MARK_FRESH)  # the process's shared read of the mark has aged out
     assert isinstance(provider.token("default", wait), UseToken)
     assert provider.store_reads == reads + 1

@@ -77,11 +77,12 @@ def test_a_malformed_key_is_refused_without_echoing_it() -> None:
 def test_a_worker_in_production_without_a_key_exits_naming_the_variable(
     start_workers: Callable[..., WorkerPool],
 ) -> None:
-    workers = start_workers(env={"PAYNET_ENV": "production", "PAYNET_TOKEN_KEY": ""}, wait=False)
+    env = {"PAYNET_ENV": "production", "PAYNET_TOKEN_KEY": "", "PAYNET_USERNAME": "agent-1"}
+    workers = start_workers(env=env, wait=False)
     worker = workers.workers[0]
     returncode = worker.popen.wait(timeout=60)
     assert returncode != 0
-    assert f"cannot start: {KEY_VARIABLE} is not set" in worker.log()
+    assert f"cannot start: security.token_keys ({KEY_VARIABLE}) is not set" in worker.log()
     assert "Traceback" not in worker.log()
 
 

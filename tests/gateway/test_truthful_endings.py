@@ -13,12 +13,15 @@ from typing import Any
 
 from celery import Celery
 from celery.result import ResultSet
+from sqlalchemy import insert
 
 from simulator import Simulator
 from tests.support.keyed import a_key_in_doubt
+from tests.support.ledger_rows import row
 from tests.support.payments import pay
 from tests.support.waiting import wait_for
 from tests.support.workers import WorkerPool
+from worker.db.tables import ledger
 from worker.ledger.record import State
 from worker.ledger.store import LedgerStore
 
@@ -99,6 +102,8 @@ def test_the_workers_settle_or_reopen_keys_that_no_task_will_finish(
     executed = simulator.state.perform("lost-done", 15000)
     a_key_in_doubt(engine, "lost-done")
     a_key_in_doubt(engine, "lost-never")
+    with engine.begin() as conn:  # finished 40 days ago: past the retention of 30
+        conn.execute(insert(ledger), [row("paid-long-ago", "succeeded", 40)])
     fast = {
         "PAYNET_LEDGER_SWEEP_INTERVAL": "1",
         "PAYNET_CALL_TIME_LIMIT": "4",
@@ -115,6 +120,7 @@ def test_the_workers_settle_or_reopen_keys_that_no_task_will_finish(
     assert simulator.stats()["executions"] == {"lost-done": 1}  # nothing sent by the sweep
     assert "paynet.sweep_ledger" in workers.logs()
     assert LedgerStore(engine).stale() == []
+    wait_for(lambda: LedgerStore(engine).load("paid-long-ago") is None, timeout=10)
 
 
 def test_tasks_waiting_on_a_host_that_died_succeed_when_their_retries_come_back(

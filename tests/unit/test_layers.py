@@ -45,6 +45,7 @@ ALLOWED: dict[str, set[str]] = {
     # interpreter).
     "worker.producer": {"worker.errors", "worker.queues", "worker.summary", "worker.calls"},
     "worker.schema": set(),
+    "worker.production": {"worker.settings"},
 }
 WIRING = (
     "worker.runtime",
@@ -59,6 +60,8 @@ PURE = (
     "worker.ledger.policy",
     "worker.paynet.verdicts",
     "worker.paynet.stages",
+    "worker.production",
+    "worker.db.versions",
 )
 IO_LIBRARIES = ("requests", "urllib3", "redis", "sqlalchemy", "prometheus_client", "celery")
 

@@ -80,7 +80,7 @@ LABEL_VALUES = {
     ("paynet_token_wait_seconds", "outcome"): {"token", "gave_up"},
     ("paynet_refresh_requests_total", "result"): {"enqueued", "deduplicated"},
     ("paynet_call_duration_seconds", "outcome"): {"result", "rpc_error", *CAUSES},
-    ("paynet_ledger_keys", "state"): {"received", "sent", "succeeded", "failed", "unknown"},
+    ("paynet_ledger_keys", "state"): {"received", "sent", "unknown"},
 }
 # Series Prometheus writes itself for every target of a scrape job.
 PROMETHEUS_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}

@@ -1,12 +1,15 @@
-"""``paynet-gateway db upgrade|status``: the schema, through Alembic (``database.url`` only)."""
+"""``paynet-gateway db upgrade|downgrade|status``: the schema, through Alembic (database only)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
+from sqlalchemy import Engine
 
 from worker.cli.common import CommandError, database_errors, group
 from worker.config import get_infrastructure
-from worker.db.schema import current_revision, head_revision, upgrade
+from worker.db.schema import current_revision, downgrade, head_revision, upgrade
 from worker.lifecycle import open_database
 
 
@@ -17,16 +20,30 @@ def db() -> None:
 
 @db.command("upgrade", help="Bring the schema to the current version.")
 def run_upgrade() -> int:
+    return _migrate("db upgrade", lambda engine: upgrade(engine))
+
+
+@db.command(
+    "downgrade",
+    help="Take the schema back to REVISION (run by the release that made the newer schema).",
+    epilog="docs/operations.md, 'Schema upgrades and rollbacks', lists each release's revision.",
+)
+@click.argument("revision")
+def run_downgrade(revision: str) -> int:
+    return _migrate("db downgrade", lambda engine: downgrade(engine, revision))
+
+
+def _migrate(doing: str, step: Callable[[Engine], None]) -> int:
     settings = get_infrastructure()
     engine = open_database(settings)
     try:
-        with database_errors(settings, "db upgrade"):
-            upgrade(engine)
+        with database_errors(settings, doing):
+            step(engine)
             click.echo(f"database schema at revision {current_revision(engine)}")
     except CommandError:
         raise
     except Exception as exc:  # Alembic's own failures (a broken migration, say)
-        raise CommandError(f"db upgrade failed: {type(exc).__name__}: {exc}") from None
+        raise CommandError(f"{doing} failed: {type(exc).__name__}: {exc}") from None
     finally:
         engine.dispose()
     return 0

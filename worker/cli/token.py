@@ -18,7 +18,7 @@ from worker.cli.common import FAILED, CommandError, database_errors, group, time
 from worker.cli.producer import Deadline, producer, sending
 from worker.config import REPO_ROOT, get_operator_settings
 from worker.core.clock import utcnow
-from worker.db.schema import SchemaBehind, ensure_current
+from worker.db.schema import SchemaMismatch, ensure_compatible
 from worker.lifecycle import open_database
 from worker.tokens.crypto import (
     KEY_VARIABLE,
@@ -48,9 +48,9 @@ def _store(doing: str) -> Iterator[TokenStore]:
     engine = open_database(settings)
     try:
         with database_errors(settings, doing):
-            ensure_current(engine)
+            ensure_compatible(engine)
             yield TokenStore(engine, cipher)
-    except SchemaBehind as exc:
+    except SchemaMismatch as exc:
         raise CommandError(str(exc)) from None
     finally:
         engine.dispose()

@@ -23,7 +23,8 @@ metric                                      labels           counted when
 ``paynet_integration_call_duration_seconds`` integration,     a bearer integration's call ends
                                             method,outcome   (``http_<status>`` or the cause)
 ``paynet_ledger_keys``                      state            (a gauge, read from the ledger at
-                                                             each scrape) keys in each state;
+                                                             each scrape) keys without an
+                                                             outcome, by state (an index read);
                                                              ``unknown`` ones need an operator
 ==========================================  ===============  ==================================
 """
@@ -185,7 +186,7 @@ class _LedgerCollector:
             log.debug("ledger counts left out of this scrape: %s", type(exc).__name__)
             return
         family = GaugeMetricFamily(
-            "paynet_ledger_keys", "Idempotency keys in the ledger, by state.", labels=["state"]
+            "paynet_ledger_keys", "Idempotency keys without an outcome, by state.", labels=["state"]
         )
         for state, value in sorted(counts.items()):
             family.add_metric([state], value)

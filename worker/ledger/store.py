@@ -22,6 +22,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     RowMapping,
+    delete,
     func,
     insert,
     select,
@@ -80,6 +81,17 @@ def _record(row: RowMapping) -> LedgerRecord:
         agent_id=row["agent_id"],
         releases=row["releases"],
     )
+
+
+_UNSETTLED_STATES = sorted(state.value for state in UNSETTLED)
+
+
+# Keys without an outcome, per state: the gauge's one statement.
+COUNT_UNSETTLED = (
+    select(ledger.c.state, func.count())
+    .where(ledger.c.state.in_(_UNSETTLED_STATES))
+    .group_by(ledger.c.state)
+)
 
 
 class LedgerStore:
@@ -269,12 +281,28 @@ class LedgerStore:
 
         return self._run("listing the ledger", operation)
 
-    def count_by_state(self) -> dict[str, int]:
-        """Keys per state, every state named (0 where none): what the metrics gauge shows."""
-        query = select(ledger.c.state, func.count()).group_by(ledger.c.state)
+    def count_unsettled(self) -> dict[str, int]:
+        """Keys without an outcome, per state, each such state named (0 where none): what the
+        metrics gauge shows. Through the (state, updated_at) index, so it reads those rows
+        only, never the finished ones, whatever the size of the ledger."""
         with self.engine.connect() as conn:
-            found = {state: int(n) for state, n in conn.execute(query)}
-        return {state.value: found.get(state.value, 0) for state in State}
+            found = {state: int(n) for state, n in conn.execute(COUNT_UNSETTLED)}
+        return {state: found.get(state, 0) for state in _UNSETTLED_STATES}
+
+    def prune(self, retention: float, batch: int) -> int:
+        """Delete up to ``batch`` finished keys (succeeded or failed) last changed more than
+        ``retention`` seconds ago; how many. A key without an outcome is never deleted."""
+        finished = [State.SUCCEEDED.value, State.FAILED.value]
+        oldest = (
+            select(ledger.c.idempotency_key)
+            .where(ledger.c.state.in_(finished), ledger.c.updated_at < self._now(-retention))
+            .limit(batch)
+        )
+        statement = delete(ledger).where(
+            ledger.c.idempotency_key.in_(oldest),
+            ledger.c.state.in_(finished),
+        )
+        return self._run("pruning the ledger", lambda conn: conn.execute(statement).rowcount)
 
     def stale(self, limit: int = 100) -> builtins.list[LedgerRecord]:
         """What needs a look: ``sent`` rows past their lease (what the workers' sweep
