@@ -40,6 +40,9 @@ ALLOWED: dict[str, set[str]] = {
     # interpreter).
     "worker.producer": {"worker.errors", "worker.queues", "worker.summary", "worker.calls"},
     "worker.schema": set(),
+    # Read by the probe command, which must start fast: the standard library only (step.py,
+    # which the app installs, adds Celery).
+    "worker.probes": set(),
 }
 WIRING = (
     "worker.runtime",
@@ -54,6 +57,7 @@ PURE = (
     "worker.ledger.policy",
     "worker.paynet.verdicts",
     "worker.paynet.stages",
+    "worker.probes.verdict",
 )
 IO_LIBRARIES = ("requests", "urllib3", "redis", "sqlalchemy", "prometheus_client", "celery")
 

@@ -16,10 +16,18 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
-from worker.cli import call, db, ledger, result, simulator, token
+from worker.cli import call, db, ledger, probe, result, simulator, token
 from worker.cli.common import CONTEXT, PROG, CommandError, Group
 
-COMMANDS = (simulator.simulator, db.db, token.token, ledger.ledger, call.call, result.result)
+COMMANDS = (
+    simulator.simulator,
+    db.db,
+    token.token,
+    ledger.ledger,
+    call.call,
+    result.result,
+    probe.probe,
+)
 
 
 def package_version() -> str:
