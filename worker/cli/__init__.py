@@ -16,11 +16,22 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
-from worker.cli import call, db, ledger, probe, result, simulator, token
+from worker.cli import call, db, ledger, probe, result, token
 from worker.cli.common import CONTEXT, PROG, CommandError, Group
 
+
+def _simulator_commands() -> tuple[click.Command, ...]:
+    """The simulator's command, where the simulator is installed: a checkout (make setup) has
+    it, the image's wheel leaves it out (Dockerfile)."""
+    try:
+        from worker.cli import simulator
+    except ImportError:
+        return ()
+    return (simulator.simulator,)
+
+
 COMMANDS = (
-    simulator.simulator,
+    *_simulator_commands(),
     db.db,
     token.token,
     ledger.ledger,
