@@ -4,15 +4,24 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast test-docker chaos lint format bench clean
+.PHONY: setup demo test test-fast test-docker chaos lint format bench clean lock lock-check
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The locked versions (requirements-dev.lock), then the project itself, editable, adding nothing.
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# The lock files from pyproject.toml (uv, from PyPI); lock-check (CI) needs no network.
+lock: setup
+	$(PY) -m tools.lock update
+
+lock-check: setup
+	$(PY) -m tools.lock check
 
 demo: setup
 	$(PY) -m demo

@@ -10,8 +10,10 @@ from __future__ import annotations
 from celery import Celery
 
 from worker import lifecycle, logs
+from worker.probes import step as probes
 
 app = Celery("paynet-gateway", include=["tasks.paynet", "tasks.ledger", "tasks.integrations"])
 app.config_from_object("celeryconfig")
 logs.connect()
 lifecycle.connect(app)
+probes.install(app)

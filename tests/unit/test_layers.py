@@ -46,6 +46,9 @@ ALLOWED: dict[str, set[str]] = {
     "worker.producer": {"worker.errors", "worker.queues", "worker.summary", "worker.calls"},
     "worker.schema": set(),
     "worker.production": {"worker.settings"},
+    # Read by the probe command, which must start fast: the standard library only (step.py,
+    # which the app installs, adds Celery).
+    "worker.probes": set(),
 }
 WIRING = (
     "worker.runtime",
@@ -62,6 +65,7 @@ PURE = (
     "worker.paynet.stages",
     "worker.production",
     "worker.db.versions",
+    "worker.probes.verdict",
 )
 IO_LIBRARIES = ("requests", "urllib3", "redis", "sqlalchemy", "prometheus_client", "celery")
 

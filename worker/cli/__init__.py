@@ -16,10 +16,29 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
-from worker.cli import call, db, ledger, result, simulator, token
+from worker.cli import call, db, ledger, probe, result, token
 from worker.cli.common import CONTEXT, PROG, CommandError, Group
 
-COMMANDS = (simulator.simulator, db.db, token.token, ledger.ledger, call.call, result.result)
+
+def _simulator_commands() -> tuple[click.Command, ...]:
+    """The simulator's command, where the simulator is installed: a checkout (make setup) has
+    it, the image's wheel leaves it out (Dockerfile)."""
+    try:
+        from worker.cli import simulator
+    except ImportError:
+        return ()
+    return (simulator.simulator,)
+
+
+COMMANDS = (
+    *_simulator_commands(),
+    db.db,
+    token.token,
+    ledger.ledger,
+    call.call,
+    result.result,
+    probe.probe,
+)
 
 
 def package_version() -> str:
