@@ -80,6 +80,7 @@ def settings_of(objects: list[dict[str, Any]], workload: dict[str, Any]) -> Oper
     """What the pod's worker computes its time limits from: config.yaml and the pod's variables
     (the secrets' values stand in: they change no limit)."""
     env = {**environment(objects, workload), "DATABASE_URL": "postgresql://db/paynet"}
+    env = {name: value for name, value in env.items() if not name.endswith("_FILE")}
     return parse_operator_settings((BASE / "config.yaml").read_text(), env)
 
 
