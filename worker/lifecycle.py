@@ -26,7 +26,7 @@ from celery.signals import (
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from worker import masking, queues, runtime, sweeps
+from worker import masking, queues, runtime, sweeps, tracing
 from worker.calls.refreshes import RefreshRequest, new_task_id, sealed_kwargs
 from worker.calls.reprs import refresh_repr
 from worker.config import REPO_ROOT, ConfigError, get_settings, out_of_reach, unusable
@@ -163,6 +163,7 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
         _slots = slots_of(sender)
     try:
         settings = check_startup()
+        tracing.configure()  # before the pool forks: its children inherit it
         if sender is not None:
             apply_worker_limits(sender.app, celeryconfig.worker_limits(settings))
         port = settings.metrics.port

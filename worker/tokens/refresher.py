@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from worker.core import metrics
+from worker.core import metrics, spans
 from worker.core.backoff import backoff
 from worker.core.causes import Cause
 from worker.core.clock import Clock
@@ -217,10 +217,12 @@ class Refresher:
         )
         started = time.monotonic()
         try:
-            success = client.login()
+            with spans.span("paynet.login", profile=profile, attempt=attempt):
+                success = client.login()
         except LoginFailure as failure:
             duration = time.monotonic() - started
             metrics.login(profile, str(failure.cause))
+            spans.event("paynet.login.failed", cause=str(failure.cause))
             log.error(
                 "token refresh failed: profile=%s cause=%s url=%s duration=%.3fs attempt=%d: %s",
                 profile,
