@@ -33,7 +33,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -227,13 +227,17 @@ def serve(
     port: int,
     environ: MutableMapping[str, str] = os.environ,
     ledger_counts: LedgerCounts | None = None,
+    collectors: Iterable[Any] = (),
 ) -> Exporter:
-    """Serve the sum over every process of this worker host on ``port`` (all interfaces)."""
+    """Serve the sum over every process of this worker host on ``port`` (all interfaces),
+    and what ``collectors`` compute when scraped (the queue depths: worker/queue_depth.py)."""
     directory, owned = prepare_directory(environ)
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
     if ledger_counts is not None:
         registry.register(_LedgerCollector(ledger_counts))
+    for collector in collectors:
+        registry.register(collector)
     try:
         server, _thread = start_http_server(port, registry=registry)
     except OSError as exc:
