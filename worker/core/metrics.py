@@ -20,10 +20,14 @@ metric                                      labels           counted when
                                                              or ``deduplicated`` (already pending)
 ``paynet_login_budget_deferrals_total``     profile          a refresh finds the login budget
                                                              used up and waits for it
+``paynet_call_errors_total``               error            a ``paynet.call`` ends with the
+                                                             contract's error of that class
 ``paynet_ledger_keys``                      state            (a gauge, read from the ledger at
                                                              each scrape) keys in each state;
                                                              ``unknown`` ones need an operator
 ==========================================  ===============  ==================================
+
+``paynet_queue_depth{queue}`` (a gauge) is computed by worker/queue_depth.py.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ class _Metrics:
     refresh_requests: Counter
     budget_deferrals: Counter
     ledger_swept: Counter
+    call_errors: Counter
 
 
 def _build() -> _Metrics:
@@ -107,6 +112,12 @@ def _build() -> _Metrics:
             ["result"],
             registry=None,
         ),
+        call_errors=Counter(
+            "paynet_call_errors",
+            "paynet.call tasks that ended with one of the contract's errors, by its class.",
+            ["error"],
+            registry=None,
+        ),
     )
 
 
@@ -150,6 +161,11 @@ def budget_deferral(profile: str) -> None:
 def ledger_swept(result: str) -> None:
     """``result``: settled, reopened or unknown."""
     _metrics().ledger_swept.labels(result).inc()
+
+
+def call_error(error: str) -> None:
+    """``error``: the contract's class a ``paynet.call`` ended with (``OutcomeUnknown`` ...)."""
+    _metrics().call_errors.labels(error).inc()
 
 
 # Serving, in the worker's main process
