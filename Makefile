@@ -8,12 +8,13 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-# The locked versions (requirements-dev.lock), then the project itself, editable, adding nothing.
-$(STAMP): pyproject.toml requirements-dev.lock
+# The locked versions (requirements-dev.lock), then the project and its client, editable, adding
+# nothing.
+$(STAMP): pyproject.toml clients/python/pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.lock
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --no-deps -e . -e clients/python
 	touch $(STAMP)
 
 # The lock files from pyproject.toml (uv, from PyPI); lock-check (CI) needs no network.

@@ -4,11 +4,12 @@
         pay order-1842 15000.00 --ordered-at 2025-11-26T17:00:00+05:00
     REDIS_URL=redis://127.0.0.1:6379/0 python examples/producer.py check order-1842
 
-It uses the package's producer client (``worker.producer``), which needs the broker's address
-and no Paynet setting. A payment's ``time`` is its order's (``--ordered-at``, stored with the
-order), never the clock: running the same ``pay`` again resubmits the same payment, which is
-what to do after a timeout, ``ProviderUnavailable`` or ``TokenUnavailable``, and prints the same
-result, executed once (after ``OutcomeUnknown`` it prints the operator's decision once made).
+It uses the producer client (``paynet_gateway_client``, installed from clients/python), which
+needs the broker's address and no Paynet setting. A payment's ``time`` is its order's
+(``--ordered-at``, stored with the order), never the clock: running the same ``pay`` again
+resubmits the same payment, which is what to do after a timeout, ``ProviderUnavailable`` or
+``TokenUnavailable``, and prints the same result, executed once (after ``OutcomeUnknown`` it
+prints the operator's decision once made).
 Exit 0 with the JSON-RPC result on standard output, 1 with the error on standard error.
 """
 
@@ -23,9 +24,8 @@ from decimal import Decimal
 from typing import Any
 
 from celery.exceptions import TimeoutError as NoAnswerYet
-
-from worker.errors import PaynetGatewayError, PaynetRpcError
-from worker.producer import CallHandle, GatewayClient, producer_app
+from paynet_gateway_client import CallHandle, GatewayClient, producer_app
+from paynet_gateway_client.errors import PaynetGatewayError, PaynetRpcError
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

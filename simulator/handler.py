@@ -94,7 +94,7 @@ class PaynetHandler(BaseHTTPRequestHandler):
         state = sim.state
         request = rpc.parse_request(body)
         method = request.method if isinstance(request, rpc.Request) else None
-        state.note_request(target, method)
+        state.note_request(target, method, self.headers.get("traceparent"))
         fault = state.take_fault(target, method)
         config = state.config
         latency = config.login_latency if target == "login" else config.call_latency

@@ -175,6 +175,11 @@ class Simulator:
         digit kept): how a test sees an amount arrive exact, since no answer holds it."""
         return self.state.amounts(agent_id)
 
+    def recent_requests(self) -> list[dict[str, str | None]]:
+        """The newest requests received (endpoint, method, ``traceparent`` header), oldest
+        first: how a test sees that a trace's context reached Paynet."""
+        return self.state.recent_requests()
+
     def issued_tokens(self) -> list[str]:
         """Every token issued since the last reset, oldest first (for leak searches in logs)."""
         return self.state.issued_tokens()

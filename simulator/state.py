@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +14,8 @@ from .config import Config
 from .faults import Fault, FaultBoard
 from .tokens import TokenRegistry, fingerprint
 from .transactions import TransactionBook
+
+RECENT = 1000  # requests remembered for their trace context
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class SimulatorState:
         self._counters: Counter[str] = Counter()
         self._calls_by_method: Counter[str] = Counter()
         self._token_use: Counter[str] = Counter()
+        self._recent: deque[dict[str, str | None]] = deque(maxlen=RECENT)
 
     @property
     def accounts(self) -> list[Account]:
@@ -81,9 +84,11 @@ class SimulatorState:
         with self._lock:
             self._counters["connections"] += 1
 
-    def note_request(self, target: str, method: str | None) -> None:
-        """Count a request received at the login or resource endpoints, faulted or not."""
+    def note_request(self, target: str, method: str | None, traceparent: str | None = None) -> None:
+        """Count a request received at the login or resource endpoints, faulted or not, and
+        keep what a trace needs of it (the newest ``RECENT`` only)."""
         with self._lock:
+            self._recent.append({"target": target, "method": method, "traceparent": traceparent})
             if target == "login":
                 self._counters["logins_attempted"] += 1
             else:
@@ -191,6 +196,11 @@ class SimulatorState:
         """The armed faults."""
         with self._lock:
             return self._faults.active()
+
+    def recent_requests(self) -> list[dict[str, str | None]]:
+        """The newest requests received, oldest first: endpoint, method, ``traceparent``."""
+        with self._lock:
+            return list(self._recent)
 
     # whole state
 

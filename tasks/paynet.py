@@ -23,6 +23,7 @@ from worker.calls.reprs import call_repr, refresh_repr
 from worker.calls.request import parse_call
 from worker.calls.waits import SEAL_KWARG, RetryLater, open_state, seal_state
 from worker.celery import app
+from worker.core import metrics, spans
 from worker.errors import InvalidRequest, PaynetGatewayError
 from worker.queues import CALL_TASK, REFRESH_TASK, WAIT_QUEUE
 from worker.runtime import get_runtime
@@ -58,7 +59,11 @@ def call(self: Task, *args: Any, **given: Any) -> Any:
     try:
         # Celery's "succeeded" line and Flower see a summary of it, the backend all of it.
         return masking.mark(runtime.gateway.call(request, wait, ledger_wait, task_id))
+    except PaynetGatewayError as error:
+        metrics.call_error(type(error).__name__)
+        raise
     except RetryLater as later:
+        spans.event("paynet.wait", countdown=later.countdown, on=_waiting_on(later))
         state = later.to_kwargs()
         again = {**kwargs, **state, SEAL_KWARG: seal_state(runtime.seal, task_id, kwargs, state)}
         raise self.retry(
@@ -79,6 +84,13 @@ def call(self: Task, *args: Any, **given: Any) -> Any:
             kwargsrepr=call_repr(given),
             queue=WAIT_QUEUE,
         ) from None
+
+
+def _waiting_on(later: RetryLater) -> str:
+    """What a wait is for, as a trace shows it: ``token``, ``ledger`` or ``send``."""
+    if later.token is not None:
+        return "token"
+    return "ledger" if later.ledger is not None else "send"
 
 
 @app.task(name=REFRESH_TASK, bind=True, max_retries=None, ignore_result=True)

@@ -26,7 +26,7 @@ from celery.signals import (
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from worker import masking, production, queues, runtime, sweeps
+from worker import masking, production, queue_depth, queues, runtime, sweeps, tracing
 from worker.calls.refreshes import RefreshRequest, new_task_id, sealed_kwargs
 from worker.calls.reprs import refresh_repr
 from worker.config import REPO_ROOT, ConfigError, get_settings, out_of_reach, unusable
@@ -166,18 +166,30 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
         _slots = slots_of(sender)
     try:
         settings = check_startup()
+        tracing.configure()  # before the pool forks: its children inherit it
         if sender is not None:
             apply_worker_limits(sender.app, celeryconfig.worker_limits(settings))
         port = settings.metrics.port
         if port:  # before the pool forks
             ledger = LedgerStore(make_engine(settings.database.url), retry_timeout=0)
-            _exporter = metrics.serve(port, ledger_counts=ledger.count_unsettled)
+            depth = None if sender is None else queue_depth_of(sender.app)
+            extra = [depth] if depth is not None else []
+            _exporter = metrics.serve(port, ledger_counts=ledger.count_unsettled, collectors=extra)
     except (ConfigError, TokenKeyError, SchemaMismatch, DatabaseUnreachable, OSError) as exc:
         print(f"paynet-gateway: cannot start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except Exception as exc:  # whatever else the check met: still one line, the driver's first
         print(f"paynet-gateway: cannot start: {first_line(exc)}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def queue_depth_of(app: Celery) -> Any:
+    """The ``paynet_queue_depth`` collector of every queue the app declares (Redis only)."""
+    conf = app.conf
+    names = [queue.name for queue in conf.task_queues or ()]
+    return queue_depth.collector_for(
+        str(conf.broker_url or ""), names, dict(conf.broker_transport_options or {})
+    )
 
 
 def _on_worker_ready(sender: Any = None, **_: Any) -> None:

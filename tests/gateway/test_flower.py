@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import requests
 from celery import Celery
+from paynet_gateway_client import GatewayClient
+from paynet_gateway_client.errors import PaynetRpcError
 from sqlalchemy import Engine
 
 from simulator import Simulator
@@ -23,8 +25,6 @@ from tests.support.flower import running_flower
 from tests.support.leaks import log_lines, search
 from tests.support.tokens import seed
 from tests.support.workers import WorkerPool
-from worker.errors import PaynetRpcError
-from worker.producer import GatewayClient
 from worker.tokens.crypto import TokenCipher
 from worker.tokens.store import TokenStore
 

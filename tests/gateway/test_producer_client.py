@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 from celery import Celery
 from jsonschema import Draft202012Validator
+from paynet_gateway_client import CallHandle, GatewayClient
+from paynet_gateway_client.errors import IdempotencyConflict, PaynetRpcError
 from redis import Redis
 from sqlalchemy import Engine
 
 from simulator import Simulator
 from tests.support.tokens import seed
 from tests.support.workers import WorkerPool
-from worker.errors import IdempotencyConflict, PaynetRpcError
-from worker.producer import CallHandle, GatewayClient
 from worker.schema import call_schema
 from worker.tokens.crypto import TokenCipher
 from worker.tokens.store import TokenStore

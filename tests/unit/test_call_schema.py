@@ -19,6 +19,7 @@ import yaml
 from celery import Celery
 from jsonschema import Draft202012Validator
 from kombu.utils import json as kombu_json
+from paynet_gateway_client.kwargs import call_kwargs, default_key, payment_params
 
 from tests.support.workers import REPO_ROOT
 from worker.calls.request import parse_call
@@ -33,7 +34,6 @@ from worker.errors import (
     TokenUnavailable,
 )
 from worker.ledger.fingerprint import canonical_json
-from worker.producer.kwargs import call_kwargs, default_key, payment_params
 from worker.schema import call_schema
 
 PROFILES = {"default", "shop-2"}

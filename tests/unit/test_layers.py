@@ -43,7 +43,6 @@ ALLOWED: dict[str, set[str]] = {
     # it reaches only the contract (errors, queue names, the summary of a value), of
     # worker.calls only its reprs (tests/unit/test_producer_client.py checks that in a fresh
     # interpreter).
-    "worker.producer": {"worker.errors", "worker.queues", "worker.summary", "worker.calls"},
     "worker.schema": set(),
     "worker.production": {"worker.settings"},
     # Read by the probe command, which must start fast: the standard library only (step.py,

@@ -23,8 +23,10 @@ import yaml
 from prometheus_client import Counter, Histogram
 
 from tests.support.workers import REPO_ROOT
+from worker import errors, queues
 from worker.core import metrics
 from worker.core.causes import Cause
+from worker.queue_depth import QueueDepthCollector
 
 MONITORING = REPO_ROOT / "monitoring"
 COMPOSE: dict[str, Any] = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
@@ -67,6 +69,10 @@ def exported_series() -> dict[str, frozenset[str]]:
                     series[sample.name] = frozenset(sample.labels)
     # Read at each scrape by a collector of its own (worker/core/metrics.py), not a metric object.
     series["paynet_ledger_keys"] = frozenset({"state"})
+    # Computed at each scrape from the broker (worker/queue_depth.py).
+    for family in QueueDepthCollector(lambda: {"paynet": 1}).collect():
+        for sample in family.samples:
+            series[sample.name] = frozenset(sample.labels)
     return series
 
 
@@ -78,6 +84,10 @@ CAUSES = {str(cause) for cause in Cause}
 LABEL_VALUES = {
     ("paynet_logins_total", "outcome"): {"succeeded", *CAUSES},
     ("paynet_token_wait_seconds", "outcome"): {"token", "gave_up"},
+    ("paynet_call_errors_total", "error"): set(errors.__all__),
+    ("paynet_queue_depth", "queue"): {
+        value for name, value in vars(queues).items() if name.endswith("_QUEUE")
+    },
     ("paynet_refresh_requests_total", "result"): {"enqueued", "deduplicated"},
     ("paynet_call_duration_seconds", "outcome"): {"result", "rpc_error", *CAUSES},
     ("paynet_ledger_keys", "state"): {"received", "sent", "unknown"},
@@ -362,6 +372,16 @@ def test_the_login_budget_alert_fires_on_a_deferred_refresh() -> None:
 
 def test_unknown_ledger_keys_raise_an_alert_until_an_operator_settles_them() -> None:
     assert alert("PaynetLedgerUnknownKeys") == 'max(paynet_ledger_keys{state="unknown"}) > 0'
+
+
+def test_the_worker_and_queue_alerts_watch_the_live_targets_and_the_queue_depth() -> None:
+    assert 'absent(up{job="paynet-worker"})' in alert("PaynetNoLiveWorker")
+    assert "max by (queue) (paynet_queue_depth)" in alert("PaynetQueueBacklog")
+
+
+def test_the_outcome_unknown_and_provider_unavailable_rates_have_alerts() -> None:
+    assert 'error="OutcomeUnknown"' in alert("PaynetOutcomeUnknown")
+    assert 'error="ProviderUnavailable"' in alert("PaynetProviderUnavailable")
 
 
 def test_the_token_wait_alerts_are_set_by_the_wait_bound() -> None:

@@ -10,21 +10,22 @@ from typing import Any
 
 import pytest
 from celery.utils.serialization import create_exception_cls
-
-from tests.support.workers import REPO_ROOT
-from worker import errors
-from worker.calls.request import parse_call
-from worker.errors import (
+from paynet_gateway_client import GatewayClient, rebuild
+from paynet_gateway_client.errors import (
     IdempotencyConflict,
     InvalidRequest,
     OutcomeUnknown,
     PaynetRpcError,
     ProviderUnavailable,
 )
+from paynet_gateway_client.handle import GATEWAY_ERRORS
+from paynet_gateway_client.kwargs import call_kwargs, payment_params, payment_time, shown
+
+from tests.support.workers import REPO_ROOT
+from worker import errors
+from worker.calls.reprs import call_repr
+from worker.calls.request import parse_call
 from worker.ledger.fingerprint import fingerprint
-from worker.producer import GatewayClient, rebuild
-from worker.producer.handle import GATEWAY_ERRORS
-from worker.producer.kwargs import call_kwargs, payment_params, payment_time
 
 ORDERED_AT = datetime(2025, 11, 26, 17, 0, 0, 123456, tzinfo=timezone(timedelta(hours=5)))
 PHONE = "998901234567"
@@ -189,11 +190,12 @@ def test_a_failure_without_the_gateways_answer_is_an_unknown_outcome(failure: Ex
     assert type(rebuild(failure)) is OutcomeUnknown
 
 
-def test_the_client_loads_nothing_that_reads_the_gateways_configuration() -> None:
+def test_the_client_loads_no_module_of_the_gateways_server() -> None:
     script = (
-        "import sys, worker.producer\n"
+        "import sys, paynet_gateway_client\n"
         "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('worker', 'sqlalchemy', 'requests', 'pydantic', 'cryptography', 'psycopg2'))))"
+        "('worker', 'tasks', 'simulator', 'celeryconfig', 'sqlalchemy', 'pydantic', "
+        "'cryptography', 'psycopg2'))))"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", script],
@@ -203,15 +205,21 @@ def test_the_client_loads_nothing_that_reads_the_gateways_configuration() -> Non
         check=True,
         timeout=60,
     ).stdout.split()
-    contract = {
-        "worker",
-        "worker.errors",
-        "worker.queues",
-        "worker.summary",
-        "worker.calls",
-        "worker.calls.reprs",
-    }
-    assert {m for m in loaded if not m.startswith("worker.producer")} == contract
+    assert loaded == []
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"method": "echo", "params": {"a": 1}, "profile": "default"},
+        {"method": "m" * 200, "params": {}, "idempotency_key": "k-1", "path": "/api/v2/pay"},
+        {"method": "performTransaction", "profile": "acquiring", "idempotency_key": None},
+    ],
+)
+def test_the_client_masks_the_kwargs_as_the_gateway_masks_its_retries(
+    kwargs: dict[str, Any],
+) -> None:
+    assert shown(kwargs) == call_repr(kwargs)
 
 
 def test_every_class_of_the_contract_can_be_rebuilt() -> None:

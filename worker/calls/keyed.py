@@ -20,6 +20,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from worker.calls.request import CallRequest
 from worker.calls.send import Attempt, Sender
 from worker.calls.waits import RetryLater
+from worker.core import spans
 from worker.core.outages import Unavailable
 from worker.errors import (
     IdempotencyConflict,
@@ -135,7 +136,8 @@ class KeyedCall:
 
     def _steps(self) -> Any:
         agent_id = next(iter(self.status_params.values())) if self.status_params else None
-        self.record = self.store.open(self.key, self.fingerprint, _text(agent_id))
+        with spans.span("paynet.ledger.open"):
+            self.record = self.store.open(self.key, self.fingerprint, _text(agent_id))
         for _ in range(MAX_STEPS):
             step = decide_key(
                 self.record, self.fingerprint, self.status_params is not None, self.ledger_wait
@@ -174,7 +176,8 @@ class KeyedCall:
         settle = self.settings.ledger.settle_delay
         lease = self.timeouts.connect + self.timeouts.read + settle
         before = time.monotonic()
-        claimed = self.store.claim(self.key, owner, lease)
+        with spans.span("paynet.ledger.claim"):
+            claimed = self.store.claim(self.key, owner, lease)
         if claimed.owner != owner or claimed.state is not State.SENT:
             return claimed  # another task holds it: decide again from its row
         if time.monotonic() - before > max(settle, MIN_POST_DELAY):
@@ -226,7 +229,8 @@ class KeyedCall:
 
     def _record_answer(self, owner: str, attempt: int, outcome: jsonrpc.Answer) -> LedgerRecord:
         self.unrecorded = outcome
-        record = self.store.finish(self.key, owner, outcome, "answered by Paynet")
+        with spans.span("paynet.ledger.finish"):
+            record = self.store.finish(self.key, owner, outcome, "answered by Paynet")
         self.posted, self.unrecorded = False, None
         if record.owner != owner or record.state not in FINISHED:
             log.error(

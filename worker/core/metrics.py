@@ -22,11 +22,15 @@ metric                                      labels           counted when
                                                              used up and waits for it
 ``paynet_integration_call_duration_seconds`` integration,     a bearer integration's call ends
                                             method,outcome   (``http_<status>`` or the cause)
+``paynet_call_errors_total``               error            a ``paynet.call`` ends with the
+                                                             contract's error of that class
 ``paynet_ledger_keys``                      state            (a gauge, read from the ledger at
                                                              each scrape) keys without an
                                                              outcome, by state (an index read);
                                                              ``unknown`` ones need an operator
 ==========================================  ===============  ==================================
+
+``paynet_queue_depth{queue}`` (a gauge) is computed by worker/queue_depth.py.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +65,7 @@ class _Metrics:
     budget_deferrals: Counter
     ledger_swept: Counter
     integration_calls: Histogram
+    call_errors: Counter
 
 
 def _build() -> _Metrics:
@@ -117,6 +122,12 @@ def _build() -> _Metrics:
             ["integration", "method", "outcome"],
             registry=None,
         ),
+        call_errors=Counter(
+            "paynet_call_errors",
+            "paynet.call tasks that ended with one of the contract's errors, by its class.",
+            ["error"],
+            registry=None,
+        ),
     )
 
 
@@ -164,6 +175,11 @@ def budget_deferral(profile: str) -> None:
 def ledger_swept(result: str) -> None:
     """``result``: settled, reopened or unknown."""
     _metrics().ledger_swept.labels(result).inc()
+
+
+def call_error(error: str) -> None:
+    """``error``: the contract's class a ``paynet.call`` ended with (``OutcomeUnknown`` ...)."""
+    _metrics().call_errors.labels(error).inc()
 
 
 # Serving, in the worker's main process
@@ -241,13 +257,17 @@ def serve(
     port: int,
     environ: MutableMapping[str, str] = os.environ,
     ledger_counts: LedgerCounts | None = None,
+    collectors: Iterable[Any] = (),
 ) -> Exporter:
-    """Serve the sum over every process of this worker host on ``port`` (all interfaces)."""
+    """Serve the sum over every process of this worker host on ``port`` (all interfaces),
+    and what ``collectors`` compute when scraped (the queue depths: worker/queue_depth.py)."""
     directory, owned = prepare_directory(environ)
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
     if ledger_counts is not None:
         registry.register(_LedgerCollector(ledger_counts))
+    for collector in collectors:
+        registry.register(collector)
     try:
         server, _thread = start_http_server(port, registry=registry)
     except OSError as exc:

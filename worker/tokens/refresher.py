@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from worker.core import metrics
+from worker.core import metrics, spans
 from worker.core.backoff import backoff
 from worker.core.causes import Cause
 from worker.core.clock import Clock
@@ -223,10 +223,12 @@ class Refresher:
         )
         started = time.monotonic()
         try:
-            issued = source.login()
+            with spans.span("paynet.login", profile=profile, attempt=attempt):
+                issued = source.login()
         except LoginFailure as failure:
             duration = time.monotonic() - started
             metrics.login(profile, str(failure.cause))
+            spans.event("paynet.login.failed", cause=str(failure.cause))
             log.error(
                 "token refresh failed: profile=%s cause=%s url=%s duration=%.3fs attempt=%d: %s",
                 profile,

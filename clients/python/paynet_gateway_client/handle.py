@@ -1,8 +1,8 @@
 """The answer to one ``paynet.call``: its result, or the gateway's exception rebuilt.
 
-Celery's JSON result keeps an exception's class name and ``args`` only. Where the producer has
-``worker.errors`` imported, Celery rebuilds the class itself; elsewhere it makes a stand-in
-class of the same name. ``rebuild`` turns either into the gateway's own class, so that a
+Celery's JSON result keeps an exception's class name and ``args`` only; a producer without the
+gateway's modules gets a stand-in class of the same name from Celery, which ``rebuild`` turns
+into this package's class (``paynet_gateway_client.errors``), so that a
 producer writes ``except PaynetRpcError as error: error.code``. A task that ended without the
 gateway's answer (its worker killed, a time limit) becomes ``OutcomeUnknown``: a payment may
 have executed, and resubmitting it under its key reconciles it.
@@ -12,32 +12,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery.result import AsyncResult
+from celery import current_task
+from celery.result import AsyncResult, task_join_will_block
 
-from worker.errors import (
-    IdempotencyConflict,
-    InvalidRequest,
-    MalformedResponse,
+from paynet_gateway_client.errors import (
+    CONTRACT,
     OutcomeUnknown,
     PaynetGatewayError,
     PaynetRpcError,
-    ProviderUnavailable,
-    TokenUnavailable,
 )
 
-GATEWAY_ERRORS: dict[str, type[PaynetGatewayError]] = {
-    cls.__name__: cls
-    for cls in (
-        PaynetGatewayError,
-        InvalidRequest,
-        PaynetRpcError,
-        TokenUnavailable,
-        ProviderUnavailable,
-        MalformedResponse,
-        OutcomeUnknown,
-        IdempotencyConflict,
-    )
-}
+GATEWAY_ERRORS = CONTRACT
+IN_A_TASK = (
+    "CallHandle.get() called inside a Celery task: Celery forbids waiting for another task's "
+    "result there (every slot could end up waiting for tasks that no slot is free to run). "
+    "Chain the payment instead: client.signature(...) | next_step.s(), or pass link= and "
+    "link_error= to client.send()"
+)
+
+
+def inside_a_task() -> bool:
+    """Whether this code runs in a Celery task, where waiting for a result could deadlock."""
+    return bool(task_join_will_block()) or bool(current_task)
 
 
 def rebuild(error: BaseException) -> BaseException:
@@ -81,6 +77,8 @@ class CallHandle:
         ``celery.exceptions.TimeoutError`` means no answer yet, not a failure: wait again, or
         send the same payment again (the gateway answers both sends with one outcome).
         """
+        if inside_a_task():
+            raise RuntimeError(IN_A_TASK)
         value = self._result.get(timeout=timeout, propagate=False)
         if self._result.successful():
             return value

@@ -13,8 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from worker.calls.reprs import call_repr
-from worker.errors import InvalidRequest
+from paynet_gateway_client.errors import InvalidRequest
 
 PERFORM_TRANSACTION = "performTransaction"
 CHECK_BY_AGENT_ID = "checkTransactionByAgentId"
@@ -40,8 +39,23 @@ def call_kwargs(
 
 
 def shown(kwargs: Mapping[str, Any]) -> str:
-    """The ``kwargsrepr``: method, profile, key and path, the params only counted."""
-    return call_repr(kwargs)
+    """The ``kwargsrepr`` that Flower and the worker's events show instead of the kwargs: the
+    method, profile, key and path, the params only counted (the gateway shows its retries the
+    same way)."""
+    visible = {
+        "method": _cut(kwargs.get("method")),
+        "profile": _cut(kwargs.get("profile", "default")),
+    }
+    for name in ("idempotency_key", "path"):
+        if kwargs.get(name) is not None:
+            visible[name] = _cut(kwargs[name])
+    if isinstance(kwargs.get("params"), dict):
+        visible["params"] = f"<{len(kwargs['params'])} fields>"
+    return repr(visible)
+
+
+def _cut(value: Any, limit: int = 120) -> Any:
+    return value[:limit] + "..." if isinstance(value, str) and len(value) > limit else value
 
 
 def payment_params(

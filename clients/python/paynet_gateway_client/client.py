@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 from celery import Celery
+from celery.canvas import Signature
 
-from worker.producer.handle import CallHandle
-from worker.producer.kwargs import (
+from paynet_gateway_client.handle import CallHandle
+from paynet_gateway_client.kwargs import (
     CHECK_BY_AGENT_ID,
     PERFORM_TRANSACTION,
     agent_id_of,
@@ -26,7 +27,7 @@ from worker.producer.kwargs import (
     payment_params,
     shown,
 )
-from worker.queues import CALL_QUEUE, CALL_TASK
+from paynet_gateway_client.names import CALL_QUEUE, CALL_TASK
 
 
 def producer_app(
@@ -105,13 +106,59 @@ class GatewayClient:
         params = {"id": agent_id_of(agent_id)}
         return self.call(CHECK_BY_AGENT_ID, params, path=path, profile=profile)
 
-    def send(self, kwargs: dict[str, Any]) -> CallHandle:
-        """Publish kwargs already built (``worker.producer.kwargs``), masked, as JSON."""
-        result = self.app.send_task(
-            CALL_TASK,
-            kwargs=kwargs,
-            kwargsrepr=shown(kwargs),
-            queue=self.queue,
-            serializer="json",
+    def signature(self, kwargs: dict[str, Any]) -> Signature:
+        """``paynet.call`` with kwargs already built, as a signature for Celery's canvas:
+        ``chain(client.signature(kwargs), record.s())``, ``link``, ``link_error``. Immutable
+        options travel with it: the queue, JSON, and the masked ``kwargsrepr``."""
+        return Signature(CALL_TASK, kwargs=kwargs, options=self._options(kwargs), app=self.app)
+
+    def _options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "queue": self.queue,
+            "serializer": "json",
+            "kwargsrepr": shown(kwargs),
+            "headers": trace_headers(),
+        }
+
+    def payment_signature(
+        self,
+        agent_id: str | int,
+        service_id: int,
+        fields: Mapping[str, Any],
+        amount: Decimal,
+        *,
+        ordered_at: datetime | int,
+        idempotency_key: str | None = None,
+    ) -> Signature:
+        """A payment as a signature, built as ``perform_transaction`` builds it."""
+        params = payment_params(agent_id, service_id, fields, amount, ordered_at)
+        key = default_key(agent_id) if idempotency_key is None else idempotency_key
+        kwargs = call_kwargs(
+            PERFORM_TRANSACTION, params, idempotency_key=key, path=self.path, profile=self.profile
         )
+        return self.signature(kwargs)
+
+    def send(
+        self,
+        kwargs: dict[str, Any],
+        link: Signature | None = None,
+        link_error: Signature | None = None,
+    ) -> CallHandle:
+        """Publish kwargs already built (``paynet_gateway_client.kwargs``), masked, as JSON;
+        ``link`` runs with the result, ``link_error`` with the failure (Celery's callbacks)."""
+        callbacks = {"link": link, "link_error": link_error}
+        given = {name: value for name, value in callbacks.items() if value is not None}
+        result = self.app.send_task(CALL_TASK, kwargs=kwargs, **self._options(kwargs), **given)
         return CallHandle(result)
+
+
+def trace_headers() -> dict[str, str]:
+    """The caller's trace context (W3C ``traceparent``) for the message, where OpenTelemetry is
+    installed and a span is current: the gateway's trace of the payment joins the caller's."""
+    try:
+        from opentelemetry.propagate import inject
+    except ImportError:
+        return {}
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    return carrier
