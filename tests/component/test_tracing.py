@@ -18,6 +18,7 @@ from celery import Celery
 from celery.contrib.testing.worker import start_worker
 
 from simulator import Simulator
+from tests.support.waiting import wait_for
 from worker import config, tracing
 from worker.runtime import reset_runtime
 
@@ -67,6 +68,14 @@ def _ancestors(span: Any, by_id: dict[int, Any]) -> list[str]:
     return names
 
 
+def _login_is_rooted(spans: list[Any]) -> bool:
+    by_id = _tree(spans)
+    logins = [s for s in spans if s.name == "paynet.login"]
+    return bool(logins) and all(
+        _ancestors(login, by_id)[-1:] == ["apply_async/paynet.call"] for login in logins
+    )
+
+
 def test_one_payment_is_one_trace_from_the_producers_send_to_paynets_request(
     traced: Any, producer: Celery, simulator: Simulator, password: str
 ) -> None:
@@ -81,6 +90,8 @@ def test_one_payment_is_one_trace_from_the_producers_send_to_paynets_request(
     answer = producer.send_task("paynet.call", kwargs=kwargs).get(timeout=30)
     assert answer["status"] == "0"
 
+    # The refresh task's span may end a moment after the payment's answer: wait for it.
+    wait_for(lambda: _login_is_rooted(traced.get_finished_spans()), timeout=10)
     spans = traced.get_finished_spans()
     by_id = _tree(spans)
     sent = [s for s in spans if s.name == "apply_async/paynet.call" and s.parent is None]
