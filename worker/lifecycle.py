@@ -42,7 +42,7 @@ from worker.settings import Infrastructure, Settings
 from worker.tokens.crypto import TokenKeyError, cipher_from_settings, seal_from_settings
 
 if TYPE_CHECKING:
-    from celeryconfig import WorkerLimits
+    from worker.celeryconfig import WorkerLimits
 
 log = logging.getLogger("worker.lifecycle")
 _exporter: metrics.Exporter | None = None
@@ -159,7 +159,7 @@ def _warn_insecure(**_: Any) -> None:
 
 
 def _on_worker_init(sender: Any = None, **_: Any) -> None:
-    import celeryconfig  # read by Celery already; imported here, importing this reads nothing
+    from worker import celeryconfig  # read by Celery already: importing it reads nothing
 
     global _exporter, _slots
     if sender is not None:

@@ -53,6 +53,7 @@ WIRING = (
     "worker.runtime",
     "worker.lifecycle",
     "worker.celery",
+    "worker.celeryconfig",
     "worker.cli",
     "worker.masking",
     "worker.sweeps",
