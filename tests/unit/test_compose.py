@@ -133,7 +133,9 @@ def celery_options(argv: list[str]) -> tuple[dict[str, str], str]:
 def test_each_variable_a_project_service_sets_is_one_the_configuration_reads(
     service: str,
 ) -> None:
-    known = config_variables() | READ_BY_THE_LOADER | READ_BY_CELERY
+    variables = config_variables()
+    # Any variable config.yaml reads may come from a file instead (worker/core/secret_env.py).
+    known = variables | {f"{name}_FILE" for name in variables} | READ_BY_THE_LOADER | READ_BY_CELERY
     if service in FLOWERS:
         known |= flower_variables()
     unknown = set(SERVICES[service].get("environment", {})) - known
@@ -148,6 +150,8 @@ def test_every_variable_the_file_takes_from_env_is_in_env_example_and_no_other()
 def test_secrets_come_from_the_env_file_which_git_ignores() -> None:
     for spec in SERVICES.values():
         for name, value in (spec.get("environment") or {}).items():
+            if name.endswith("_FILE"):
+                continue  # a path: test_the_gateway_reads_its_secrets_from_files checks it
             if "PASS" in name or name in {"PAYNET_TOKEN_KEY", "FLOWER_BASIC_AUTH"}:
                 assert str(value).startswith("${"), f"{name} is written in the file"
     # A URL's password too, wherever the URL stands (environment, command, extension field).
@@ -161,10 +165,31 @@ def test_secrets_come_from_the_env_file_which_git_ignores() -> None:
     assert all(not line.split("=", 1)[1] for line in _example_lines("PASSWORD"))
 
 
+def test_the_gateway_reads_its_secrets_from_files() -> None:
+    """Its password, token key and database URL are mounted in /run/secrets, each from the .env
+    variable of the same name; none is in a container's environment."""
+    sources = {name: spec["environment"] for name, spec in COMPOSE["secrets"].items()}
+    assert set(sources.values()) <= env_example_variables()
+    for service in ("migrate", "worker", "worker-rabbitmq"):
+        spec = SERVICES[service]
+        environment = spec["environment"]
+        for variable in ("PAYNET_PASSWORD", "PAYNET_TOKEN_KEY", "DATABASE_URL"):
+            assert variable not in environment, f"{service} has {variable} in its environment"
+            secret = environment[f"{variable}_FILE"].removeprefix("/run/secrets/")
+            assert secret in spec["secrets"] and sources[secret] == variable
+    assert SERVICES["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"] == (
+        "/run/secrets/postgres_password"
+    )
+    for flower in FLOWERS:
+        assert SERVICES[flower]["secrets"] == []  # the broker only: no credential at all
+    required = set(REQUIRED.findall(yaml.safe_dump(COMPOSE["x-required-secrets"])))
+    assert set(sources.values()) <= required  # a missing one stops `docker compose up`
+
+
 def test_a_secret_only_a_profile_needs_never_stops_the_default_stack() -> None:
     """Compose interpolates every service, of inactive profiles too: a ``:?`` there must be one
     the default stack requires anyway."""
-    required_by_default = set()
+    required_by_default = set(REQUIRED.findall(yaml.safe_dump(COMPOSE["x-required-secrets"])))
     for name in DEFAULT_STACK:
         required_by_default |= set(REQUIRED.findall(yaml.safe_dump(SERVICES[name])))
     for name in set(SERVICES) - DEFAULT_STACK:
