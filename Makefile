@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast test-docker chaos lint format bench clean lock lock-check
+.PHONY: setup demo test test-fast test-docker chaos lint format bench bench-integrations clean lock lock-check
 
 setup: $(STAMP)
 
@@ -53,6 +53,10 @@ format: setup
 # Embedded Redis and PostgreSQL: the bench flushes its Redis and counts every client's commands.
 bench: setup
 	env -u REDIS_URL -u DATABASE_URL $(PY) -m bench
+
+# Storms on Paynet and on a bearer integration side by side (bench/INTEGRATIONS.md).
+bench-integrations: setup
+	env -u REDIS_URL -u DATABASE_URL $(PY) -m bench.integrations
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
