@@ -79,3 +79,23 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Stay quiet: clients that hang up mid-answer are normal here, and logs must stay clean."""
+
+
+def serve_in_thread(server: SimulatorHTTPServer, name: str) -> threading.Thread:
+    """Serve ``server`` in a daemon thread (each simulator's way of starting)."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def shut_down(server: SimulatorHTTPServer, thread: threading.Thread | None) -> None:
+    """Stop accepting, close the listening socket, cut open connections, drop paused requests."""
+    server.stopping.set()
+    server.interrupt.set()
+    server.shutdown()
+    server.server_close()
+    server.close_connections()
+    if thread is not None:
+        thread.join(timeout=5)

@@ -11,7 +11,7 @@ from .accounts import Account
 from .config import Config
 from .faults import make_fault
 from .handler import DEFAULT_RESOURCE_PATH, LOGIN_PATH, PaynetHandler
-from .httpserver import SimulatorHTTPServer
+from .httpserver import SimulatorHTTPServer, serve_in_thread, shut_down
 from .state import SimulatorState
 
 
@@ -45,13 +45,7 @@ class Simulator:
                 raise RuntimeError("the simulator is already running")
             server = SimulatorHTTPServer((self._host, self._port), PaynetHandler, self.state)
             self._port = int(server.server_address[1])
-            thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"paynet-simulator-{self._port}",
-                daemon=True,
-            )
-            thread.start()
+            thread = serve_in_thread(server, f"paynet-simulator-{self._port}")
             self._server, self._thread = server, thread
         return self
 
@@ -60,15 +54,8 @@ class Simulator:
         with self._lifecycle:
             server, thread = self._server, self._thread
             self._server = self._thread = None
-        if server is None:
-            return
-        server.stopping.set()
-        server.interrupt.set()
-        server.shutdown()
-        server.server_close()
-        server.close_connections()
-        if thread is not None:
-            thread.join(timeout=5)
+        if server is not None:
+            shut_down(server, thread)
 
     @property
     def running(self) -> bool:

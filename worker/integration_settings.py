@@ -12,7 +12,9 @@ import re
 from datetime import timedelta, timezone
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator, model_validator
+
+from worker.settings_base import Timeouts
 
 # An integration's name is its profile in the token store, Redis keys and metrics, and the
 # stem of its queue names: letters, digits, dashes and underscores.
@@ -22,14 +24,6 @@ _OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
-
-
-class IntegrationTimeouts(_Frozen):
-    """Seconds; a read timeout on a request that changes something leaves its outcome unknown."""
-
-    connect: float = Field(3.05, gt=0)
-    read: float = Field(30.0, gt=0)
-    login: float = Field(10.0, gt=0)
 
 
 class Expiry(_Frozen):
@@ -121,7 +115,7 @@ class IntegrationSettings(_Frozen):
     idempotency_header: str | None = None  # where a call's idempotency key goes, if anywhere
     verify_tls: bool = True
     ca_bundle: str | None = None
-    timeouts: IntegrationTimeouts = IntegrationTimeouts()
+    timeouts: Timeouts = Timeouts()
 
     @field_validator("base_url")
     @classmethod

@@ -24,19 +24,12 @@ from pydantic import (
 
 from worker.integration_settings import NAME, IntegrationSettings
 from worker.queues import RESERVED_NAMES
+from worker.settings_base import Timeouts
 
 
 class _Frozen(BaseModel):
     # hide_input_in_errors: a validation error never quotes a value, which may be a password.
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
-
-
-class Timeouts(_Frozen):
-    """Seconds; a read timeout on a payment leaves its outcome unknown, so keep it generous."""
-
-    connect: float = Field(3.05, gt=0)
-    read: float = Field(30.0, gt=0)
-    login: float = Field(10.0, gt=0)
 
 
 class PaynetEndpoint(_Frozen):

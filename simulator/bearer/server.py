@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Any
 
 from ..faults import make_fault
-from ..httpserver import SimulatorHTTPServer
+from ..httpserver import SimulatorHTTPServer, serve_in_thread, shut_down
 from .handler import BearerHandler
 from .state import BearerConfig, BearerState
 
@@ -24,23 +24,13 @@ class BearerSimulator:
     def start(self) -> BearerSimulator:
         server = SimulatorHTTPServer((self._host, 0), BearerHandler, self.state)  # type: ignore[arg-type]
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_thread(server, "bearer-simulator")
         return self
 
     def stop(self) -> None:
         server, self._server = self._server, None
-        if server is None:
-            return
-        server.stopping.set()
-        server.interrupt.set()
-        server.shutdown()
-        server.server_close()
-        server.close_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if server is not None:
+            shut_down(server, self._thread)
 
     def __enter__(self) -> BearerSimulator:
         return self.start()

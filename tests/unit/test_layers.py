@@ -18,10 +18,11 @@ WORKER = REPO_ROOT / "worker"
 
 # What each part of worker/ may import of the gateway, besides itself. Mechanisms sit between
 # the wiring above (runtime, lifecycle, the app, the CLI) and the shared core below.
-CORE = {"worker.core", "worker.settings", "worker.integration_settings"}
+CORE = {"worker.core", "worker.settings", "worker.integration_settings", "worker.settings_base"}
 ALLOWED: dict[str, set[str]] = {
-    "worker.settings": {"worker.queues", "worker.integration_settings"},
-    "worker.integration_settings": set(),
+    "worker.settings": {"worker.queues", "worker.integration_settings", "worker.settings_base"},
+    "worker.integration_settings": {"worker.settings_base"},
+    "worker.settings_base": set(),
     "worker.summary": set(),
     "worker.errors": {"worker.summary"},
     "worker.queues": set(),
