@@ -21,6 +21,17 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
 
+def interruption(exc: BaseException) -> Interrupted | None:
+    """The interruption behind ``exc``: Python 3.11 wraps one raised while a class is being
+    made (in ``__set_name__``) in a RuntimeError, so the signal may arrive as that."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, Interrupted):
+            return seen
+        seen = seen.__cause__
+    return None
+
+
 def install() -> None:
     for signum in SIGNALS:
         signal.signal(signum, _interrupt)

@@ -81,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         seen = run(plan, args.workdir.resolve(), stack, out)
         code = 0 if passed(seen) else 1
-    except interrupts.Interrupted as stop:
+    except (interrupts.Interrupted, RuntimeError) as exc:
+        stop = interrupts.interruption(exc)
+        if stop is None:
+            raise
         print(f"\ndemo: {stop} received; stopping everything it started", file=sys.stderr)
         code = 128 + stop.signum
     except DemoError as exc:
@@ -333,7 +336,7 @@ def _step(out: TextIO, what: str) -> Iterator[None]:
     try:
         yield
     except BaseException as exc:
-        ended = "interrupted" if isinstance(exc, interrupts.Interrupted) else "failed"
+        ended = "interrupted" if interrupts.interruption(exc) else "failed"
         print(f" {ended}", file=out, flush=True)
         raise
     print(f" {time.monotonic() - started:.1f} s", file=out, flush=True)
