@@ -27,9 +27,10 @@ lock-check: setup
 demo: setup
 	$(PY) -m demo
 
-# Two test sessions side by side (pytest-xdist): the gateway tests mostly wait on workers.
+# Three test sessions side by side (pytest-xdist): the gateway tests mostly wait on workers,
+# timeouts and redeliveries, so even two cores keep three busy.
 test: setup
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 3
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow"

