@@ -15,7 +15,8 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from devservices.stack import services
 from devservices.workers import WorkerPool
 from simulator import Simulator
 from simulator.bearer import BearerConfig, BearerSimulator
+from worker.queues import CALL_QUEUE, TOKEN_QUEUE, WAIT_QUEUE, integration_queues
 
 OUTPUT = Path(__file__).resolve().parent / "INTEGRATIONS.md"
 STORM = 400
@@ -93,7 +95,7 @@ def finish(batch: Batch) -> tuple[Timing, int]:
     return summarize(batch.sent, done), failed
 
 
-def run(bench: Bench, workers: WorkerPool, sims: dict[str, BearerSimulator]) -> list[Row]:
+def senders(bench: Bench) -> dict[str, Callable[[int], Any]]:
     producer = bench.producer
 
     def paynet(i: int) -> Any:
@@ -107,34 +109,75 @@ def run(bench: Bench, workers: WorkerPool, sims: dict[str, BearerSimulator]) -> 
 
         return send
 
-    calls = {"paynet": paynet, "acquiring": bearer("acquiring"), "multicard": bearer("multicard")}
-    for send in calls.values():  # every token in place, every process warm
-        finish(submit(bench, 32, send))
-    rows = []
-    baseline, failed = finish(submit(bench, CALM, calls["multicard"]))
-    rows.append(Row("multicard alone (no storm anywhere)", baseline, 0, 0, failed))
-    for provider in ("paynet", "acquiring"):
-        before = _counts(provider, bench.simulator, sims)
-        timings, failed, calm_timings = [], 0, []
-        for _ in range(REVOCATIONS):
-            _revoke(provider, bench.simulator, sims)
-            storm = submit(bench, STORM, calls[provider])
-            calm = submit(bench, CALM, calls["multicard"]) if provider == "acquiring" else None
-            timing, lost = finish(storm)
-            timings.append(timing)
+    return {"paynet": paynet, "acquiring": bearer("acquiring"), "multicard": bearer("multicard")}
+
+
+def storms(
+    bench: Bench, sims: dict[str, BearerSimulator], provider: str, beside: str | None, label: str
+) -> list[Row]:
+    """``REVOCATIONS`` storms on ``provider``; ``beside``: another integration's ``CALM`` calls
+    sent at the same moment, whose figures get a row of their own."""
+    calls = senders(bench)
+    before = _counts(provider, bench.simulator, sims)
+    calm_before = _counts(beside, bench.simulator, sims) if beside else (0, 0)
+    timings, calm_timings, failed = [], [], 0
+    for _ in range(REVOCATIONS):
+        _revoke(provider, bench.simulator, sims)
+        storm = submit(bench, STORM, calls[provider])
+        calm = submit(bench, CALM, calls[beside]) if beside else None
+        timing, lost = finish(storm)
+        timings.append(timing)
+        failed += lost
+        if calm is not None:
+            calm_timing, lost = finish(calm)
+            calm_timings.append(calm_timing)
             failed += lost
-            if calm is not None:
-                calm_timing, lost = finish(calm)
-                calm_timings.append(calm_timing)
-                failed += lost
-        after = _counts(provider, bench.simulator, sims)
-        rows.append(Row(f"{provider} storm ({STORM} calls)", _worst(timings),
-                        after[0] - before[0], after[1] - before[1], failed))  # fmt: skip
-        if calm_timings:
-            rows.append(Row("multicard during the acquiring storm", _worst(calm_timings),
-                            sims["multicard"].stats()["logins"] - 1,
-                            sims["multicard"].stats()["rejections"], 0))  # fmt: skip
+    after = _counts(provider, bench.simulator, sims)
+    company = f", {beside}'s calls beside it" if beside else ""
+    rows = [Row(f"{provider} storm ({STORM} calls){company}{label}", _worst(timings),
+                after[0] - before[0], after[1] - before[1], failed)]  # fmt: skip
+    if beside:
+        calm_after = _counts(beside, bench.simulator, sims)
+        logins, rejections = (calm_after[0] - calm_before[0], calm_after[1] - calm_before[1])
+        what = f"{beside} during it ({CALM} calls){label}"
+        rows.append(Row(what, _worst(calm_timings), logins, rejections, 0))
     return rows
+
+
+def alone(bench: Bench, name: str, label: str) -> Row:
+    timings, failed = [], 0
+    for _ in range(REVOCATIONS):
+        timing, lost = finish(submit(bench, CALM, senders(bench)[name]))
+        timings.append(timing)
+        failed += lost
+    return Row(f"{name} alone ({CALM} calls, no storm){label}", _worst(timings), 0, 0, failed)
+
+
+def warm(bench: Bench) -> None:
+    for send in senders(bench).values():  # every token in place, every process warm
+        finish(submit(bench, 32, send))
+
+
+OTHERS = ",".join((CALL_QUEUE, WAIT_QUEUE, TOKEN_QUEUE, *integration_queues("acquiring")))
+
+
+@contextmanager
+def pools(
+    log_dir: Path, env: dict[str, str], shapes: Sequence[tuple[int, int, str | None]]
+) -> Iterator[list[WorkerPool]]:
+    """Worker pools of ``(processes, slots, queues)`` (None: every queue), stopped after."""
+    started: list[WorkerPool] = []
+    try:
+        for n, (processes, slots, queues) in enumerate(shapes):
+            directory = log_dir / str(n)
+            directory.mkdir(parents=True)
+            workers = WorkerPool(env, directory, processes, slots, "prefork", queues)
+            started.append(workers)
+            workers.wait_ready()
+        yield started
+    finally:
+        for workers in started:
+            workers.stop()
 
 
 def _revoke(provider: str, paynet: Simulator, sims: dict[str, BearerSimulator]) -> None:
@@ -144,7 +187,11 @@ def _revoke(provider: str, paynet: Simulator, sims: dict[str, BearerSimulator]) 
         sims[provider].revoke()
 
 
-def _counts(provider: str, paynet: Simulator, sims: dict[str, BearerSimulator]) -> tuple[int, int]:
+def _counts(
+    provider: str | None, paynet: Simulator, sims: dict[str, BearerSimulator]
+) -> tuple[int, int]:
+    if provider is None:
+        return 0, 0
     if provider == "paynet":
         stats = paynet.stats()
         return stats["logins_succeeded"], stats["rejections"]
@@ -202,21 +249,28 @@ def main() -> int:
                 ACQUIRING_CLIENT_SECRET=secret["acquiring"],
                 MULTICARD_SECRET=secret["multicard"],
             )
-            log_dir = Path(tmp) / "workers"
-            log_dir.mkdir()
-            workers = WorkerPool(env, log_dir, 2, 8, "prefork")
-            try:
-                workers.wait_ready()
-                rows = run(bench, workers, sims)
-            finally:
-                workers.stop()
+            rows: list[Row] = []
+            one = ""
+            with pools(Path(tmp) / "shared", env, [(2, 8, None)]):
+                warm(bench)
+                rows.append(alone(bench, "multicard", one))
+                rows += storms(bench, sims, "paynet", None, one)
+                rows += storms(bench, sims, "acquiring", None, one)
+                rows += storms(bench, sims, "acquiring", "multicard", one)
+            own = ", multicard on a pool of its own"
+            apart = [(2, 8, OTHERS), (1, 4, ",".join(integration_queues("multicard")))]
+            with pools(Path(tmp) / "apart", env, apart):
+                warm(bench)
+                rows.append(alone(bench, "multicard", own))
+                rows += storms(bench, sims, "acquiring", "multicard", own)
         finally:
             for sim in sims.values():
                 sim.stop()
     text = (
         f"# Storms on Paynet and on a bearer integration\n\n"
         f"`make bench-integrations` on a machine of {os.cpu_count()} cores, embedded Redis and "
-        f"PostgreSQL; 2 worker processes x 8 slots (prefork), "
+        f"PostgreSQL; one pool of 2 worker processes x 8 slots (prefork) for every queue, then "
+        f"the same pool without multicard's queues and multicard on a pool of 1 x 4; "
         f"{REVOCATIONS} revocations per provider, the round with the highest p99 shown. "
         f"Latency is from the producer's send to the result, a call 5 ms and a login 50 ms at "
         f"every provider.\n\n{table(rows)}\n"
