@@ -24,6 +24,7 @@ from devservices.stack import Services
 from simulator import Simulator
 from simulator.bearer import BearerConfig, BearerSimulator
 from tests.conftest import call
+from tests.gateway.test_cli import cli
 from tests.support.integrations import bearer_call, config_with, multicard_block, oauth2_block
 from tests.support.leaks import RedisRecorder, database_dump, log_lines, redis_dump, search
 from tests.support.logins import logins
@@ -85,6 +86,7 @@ def generation(engine: Engine, profile: str) -> int:
 
 def test_a_bearer_integration_logs_in_once_renews_a_rejected_token_and_names_a_dead_endpoint(
     start_workers: Callable[..., WorkerPool],
+    gateway_env: dict[str, str],
     producer: Celery,
     bearers: dict[str, BearerSimulator],
     secret_of: dict[str, str],
@@ -135,6 +137,15 @@ def test_a_bearer_integration_logs_in_once_renews_a_rejected_token_and_names_a_d
     assert type(unknown).__name__ == "InvalidRequest" and "method" in str(unknown)
     keyless = failure_of(bearer_call(producer, "multicard", idempotency_key="k"))
     assert "idempotency_header" in str(keyless)
+
+    # The operator's commands know the integrations: the token's state, and a forced login run
+    # by the refresh task on the integration's own token queue.
+    operator = {**gateway_env, **env}
+    status = cli(operator, "token", "status").stdout
+    assert "profile=acquiring token=present generation=2" in status
+    refreshed = cli(operator, "token", "refresh", "--profile", "acquiring")
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert acquiring.stats()["logins"] == 3
 
 
 def test_a_storm_on_one_integration_costs_one_login_per_revocation_and_spares_the_other(

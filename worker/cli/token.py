@@ -20,6 +20,7 @@ from worker.config import REPO_ROOT, get_operator_settings
 from worker.core.clock import utcnow
 from worker.db.schema import SchemaMismatch, ensure_compatible
 from worker.lifecycle import open_database
+from worker.queues import token_queue
 from worker.tokens.crypto import (
     KEY_VARIABLE,
     TokenKeyError,
@@ -60,11 +61,12 @@ def _when(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value else "-"
 
 
-@token.command("status", help="Per profile: generation, age, expiry, last failure.")
+@token.command("status", help="Per profile and integration: generation, age, expiry, last failure.")
 def run_status() -> int:
     now = utcnow()
+    settings = get_operator_settings()
     with _store("token status") as store:
-        for profile in get_operator_settings().paynet.profiles:
+        for profile in [*settings.paynet.profiles, *settings.integrations]:
             record = store.load(profile)
             age = f"{(now - record.issued_at).total_seconds():.0f}s" if record.issued_at else "-"
             rejected = _last_rejection(profile)
@@ -109,7 +111,12 @@ def _last_rejection(profile: str) -> tuple[int, str] | None:
     help="Force a login now, through the same lock and login budget.",
     epilog="Needs a running worker: the refresh task runs there, under the lock.",
 )
-@click.option("--profile", default="default", show_default=True, help="The Paynet profile.")
+@click.option(
+    "--profile",
+    default="default",
+    show_default=True,
+    help="The Paynet profile, or an integration's name.",
+)
 @timeout_option(30.0, "Seconds for the whole command: sending, and waiting for the new token.")
 def run_refresh(profile: str, timeout: float) -> int:
     """Lift a refusal's cool-down and log in now; report the new generation or the failure."""
@@ -117,7 +124,7 @@ def run_refresh(profile: str, timeout: float) -> int:
 
     deadline = Deadline(timeout)
     settings = get_operator_settings()
-    if profile not in settings.paynet.profiles:
+    if profile not in settings.paynet.profiles and profile not in settings.integrations:
         raise CommandError(f"unknown profile {profile!r}")
     with _store("token refresh") as store:
         before = store.load(profile)
@@ -126,7 +133,8 @@ def run_refresh(profile: str, timeout: float) -> int:
         seal = seal_from_settings(settings.security, REPO_ROOT)
         app = producer(max(deadline.left(), 0.1))
         with sending():
-            lifecycle.send_refresh(app, seal, request)
+            queue = token_queue(profile, settings.integrations)
+            lifecycle.send_refresh(app, seal, request, queue=queue)
         return _await_generation(store, profile, before.generation, before.failure, deadline)
 
 
