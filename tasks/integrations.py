@@ -1,18 +1,24 @@
 """``integration.call``: a bearer integration's request, with the token mechanism of
 ``paynet.call``: validate, call ``worker``, turn waits into retries on the integration's own wait
-queue. The wait state travels sealed in ``_wait``, as ``paynet.call``'s does."""
+queue. The wait state travels sealed in ``_wait``, as ``paynet.call``'s does.
+
+There is no ledger behind it, so a run is never requeued after it may have sent: stopped by its
+soft time limit it ends ``OutcomeUnknown``; killed by the hard one its message is acknowledged
+(``acks_on_timeout``), not delivered again. A worker killed mid-call still has its message
+delivered again (at least once, as every gateway task): the API's idempotency key
+(``idempotency_key``) is what makes that second send harmless."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 
-from tasks.timeouts import RequeuedOnTimeout
 from worker import masking
 from worker.calls.waits import SEAL_KWARG, RetryLater, open_state, seal_state
 from worker.celery import app
-from worker.errors import InvalidRequest, PaynetGatewayError
+from worker.errors import InvalidRequest, OutcomeUnknown, PaynetGatewayError
 from worker.integrations.reprs import integration_repr
 from worker.integrations.request import parse_request
 from worker.queues import INTEGRATION_TASK, integration_queues
@@ -26,7 +32,7 @@ PRIVATE = ("_wait", SEAL_KWARG)
     bind=True,
     max_retries=None,
     throws=(PaynetGatewayError,),
-    Request=RequeuedOnTimeout,
+    acks_on_timeout=True,
 )
 def integration_call(self: Task, *args: Any, **given: Any) -> Any:
     if args:
@@ -45,6 +51,11 @@ def integration_call(self: Task, *args: Any, **given: Any) -> Any:
     try:
         # Celery's "succeeded" line and Flower see a summary of it, the backend all of it.
         return masking.mark(runtime.integrations.call(request, wait))
+    except SoftTimeLimitExceeded:
+        raise OutcomeUnknown(
+            f"{request.integration}: {request.method} {request.path}: stopped by its time limit; "
+            "the request may have executed"
+        ) from None
     except RetryLater as later:
         state = later.to_kwargs()
         again = {**kwargs, **state, SEAL_KWARG: seal_state(runtime.seal, task_id, kwargs, state)}

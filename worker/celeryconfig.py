@@ -180,6 +180,8 @@ def worker_limits(settings: Settings) -> WorkerLimits:
         INTEGRATION_TASK: settings.integration_time_limit(),
     }
     soft_time_limits = {CALL_TASK: settings.call_soft_time_limit()}
+    if settings.integrations:
+        soft_time_limits[INTEGRATION_TASK] = settings.integration_soft_time_limit()
     # A message fetched but not acknowledged is delivered again after this many seconds (Redis
     # has no broker-side acks: that is how a worker killed whole, host and all, gets its
     # payments redelivered). It must exceed the longest one delivery can stay unacknowledged,
@@ -187,7 +189,9 @@ def worker_limits(settings: Settings) -> WorkerLimits:
     # work): one run (bounded by the hard time limit above; waits are retries, each a new
     # message). It stays far below Redis' default of an hour, so a crashed host delays its
     # payments by minutes; tests set CELERY_VISIBILITY_TIMEOUT to seconds.
-    visibility_timeout = int(settings.celery.visibility_timeout or max(300, 2 * call_limit))
+    visibility_timeout = int(
+        settings.celery.visibility_timeout or max(300, 2 * settings.visibility_floor())
+    )
     transport_options = {
         "visibility_timeout": visibility_timeout,
         # kombu looks for expired unacknowledged messages every interval * throttle seconds

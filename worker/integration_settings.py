@@ -20,6 +20,8 @@ from worker.settings_base import Timeouts
 # stem of its queue names: letters, digits, dashes and underscores.
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
+# An HTTP header's name (RFC 9110 section 5.1: a token) and an auth scheme (also a token).
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
 class _Frozen(BaseModel):
@@ -42,8 +44,9 @@ class Expiry(_Frozen):
     @field_validator("at_utc_offset")
     @classmethod
     def _offset(cls, value: str) -> str:
-        if _OFFSET.match(value) is None:
-            raise ValueError('must be an offset such as "+05:00"')
+        found = _OFFSET.match(value)
+        if found is None or int(found.group(2)) > 23 or int(found.group(3)) > 59:
+            raise ValueError('must be an offset such as "+05:00", less than a day')
         return value
 
     def zone(self) -> timezone:
@@ -95,12 +98,23 @@ class Rejection(_Frozen):
     member: str | None = None  # dotted, e.g. error.code
     codes: tuple[str, ...] = ()  # values of ``member`` that mean rejected (as text)
 
+    @field_validator("statuses")
+    @classmethod
+    def _client_errors(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        # A rejected call is sent again: a 2xx "rejection" would repeat a call that ran.
+        if any(not 400 <= status <= 499 for status in value):
+            raise ValueError("HTTP statuses from 400 to 499 only (a rejected call is sent again)")
+        return value
+
     @field_validator("codes", mode="before")
     @classmethod
     def _as_text(cls, value: object) -> object:
         if isinstance(value, list | tuple):
             return [str(item) for item in value]
         return value
+
+
+_OURS = frozenset({"content-type", "content-length"})  # headers the client sets itself
 
 
 class IntegrationSettings(_Frozen):
@@ -123,6 +137,26 @@ class IntegrationSettings(_Frozen):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("header", "idempotency_header")
+    @classmethod
+    def _header_name(cls, value: str | None) -> str | None:
+        if value is not None and (_TOKEN.match(value) is None or value.lower() in _OURS):
+            raise ValueError("must be an HTTP header name, not Content-Type or Content-Length")
+        return value
+
+    @field_validator("scheme")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if value and _TOKEN.match(value) is None:
+            raise ValueError('must be an authentication scheme such as "Bearer", or ""')
+        return value
+
+    @model_validator(mode="after")
+    def _two_headers(self) -> IntegrationSettings:
+        if self.idempotency_header and self.idempotency_header.lower() == self.header.lower():
+            raise ValueError("idempotency_header must differ from header, which carries the token")
+        return self
 
     def url(self, path: str) -> str:
         return self.base_url + path

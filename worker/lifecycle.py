@@ -133,8 +133,10 @@ def apply_worker_limits(app: Celery, limits: WorkerLimits) -> None:
 
 
 def transport_warnings(settings: Settings) -> list[str]:
-    """What start-up says about how the credentials travel to Paynet, one line per concern."""
+    """What start-up says about how the credentials travel to Paynet and to each integration,
+    one line per concern."""
     found = []
+    production = settings.security.environment == "production"
     for name, profile in settings.paynet.profiles.items():
         if not profile.verify_tls:
             found.append(
@@ -145,6 +147,17 @@ def transport_warnings(settings: Settings) -> list[str]:
             found.append(
                 f"Paynet profile {name} is reached over plain http:// in production: "
                 "the token and the password cross the network unencrypted"
+            )
+    for name, integration in settings.integrations.items():
+        if not integration.verify_tls:
+            found.append(
+                f"TLS verification is OFF for integration {name} (verify_tls: false): "
+                "the token and the client secret go to whoever answers"
+            )
+        if integration.base_url.startswith("http://") and production:
+            found.append(
+                f"integration {name} is reached over plain http:// in production: "
+                "the token and the client secret cross the network unencrypted"
             )
     return found
 

@@ -16,7 +16,8 @@ TOKEN_QUEUE = "paynet.token"  # noqa: S105 - a queue name. The refresh task, and
 # on queues of its own, so that one integration's backlog, waits or refreshes never stand in
 # front of another's.
 INTEGRATION_TASK = "integration.call"
-RESERVED_NAMES = frozenset({CALL_QUEUE, "celery"})  # no integration may take these names
+# No integration may take these names: the gateway's queue, and Celery's own queue and exchanges.
+RESERVED_NAMES = frozenset({CALL_QUEUE, "celery", "celeryev", "celeryctl", "reply"})
 
 
 def integration_queues(name: str) -> tuple[str, str, str]:

@@ -87,7 +87,7 @@ def build_runtime(
         for name, profile in settings.paynet.profiles.items()
     }
     bearers = {
-        name: BearerClient(name, integration, new_session(max(64, slots)))
+        name: BearerClient(name, integration, new_session(max(64, slots)), now)
         for name, integration in settings.integrations.items()
     }
     sources: dict[str, TokenSource] = {**clients, **bearers}

@@ -99,6 +99,9 @@ class LoginBudget(_Frozen):
 
 # A token this close to its expiry counts as expired: a call sent with it must not arrive late.
 EXPIRY_LEEWAY = 5.0
+# The sends one run of integration.call may make: a rejection, then newer tokens already stored
+# rejected too, up to the mechanism's bound of fresh tokens rejected in a row (three), plus one.
+SENDS_PER_RUN = 4
 
 
 class TokenTiming(_Frozen):
@@ -351,10 +354,26 @@ class _Gateway(Infrastructure, Generic[Profile]):
         return max(logins) + max(waits) + 30
 
     def integration_time_limit(self) -> float:
-        """Hard limit of one run of ``integration.call``: one request (a rejection and its
-        second send at most, connect and read each), with a margin."""
-        sends = [2 * (i.timeouts.connect + i.timeouts.read) for i in self.integrations.values()]
-        return max(sends, default=0.0) + 10
+        """Hard limit of one run of ``integration.call``: as many sends as a run may make (a
+        token rejected three times in a row, newer ones already stored), connect and read each,
+        and the token path's Redis and database bounds (``wait_timeout``), with a margin."""
+        runs = [
+            SENDS_PER_RUN * (i.timeouts.connect + i.timeouts.read) + i.policy.wait_timeout
+            for i in self.integrations.values()
+        ]
+        return max(runs, default=0.0) + 10
+
+    def integration_soft_time_limit(self) -> float:
+        """Where a run of ``integration.call`` is stopped and ends ``OutcomeUnknown`` (it may
+        have sent): a fifth of the hard limit ahead of it, never a resend."""
+        return round(0.8 * self.integration_time_limit(), 3)
+
+    def visibility_floor(self) -> float:
+        """The longest one delivery of any gateway task stays unacknowledged: its hard limit."""
+        limits = [self.call_time_limit(), self.refresh_time_limit()]
+        if self.integrations:
+            limits.append(self.integration_time_limit())
+        return max(limits)
 
     def call_soft_time_limit(self) -> float:
         """Where a run of ``paynet.call`` is stopped where it stands and retried: a fifth of

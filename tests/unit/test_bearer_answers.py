@@ -129,3 +129,22 @@ def test_a_rejection_is_recognised_by_status_or_by_a_configured_member(
 def test_any_other_answer_is_the_result_json_or_text() -> None:
     assert answer_value(404, b'{"e": 1}', "application/json") == {"status": 404, "json": {"e": 1}}
     assert answer_value(200, b"ok", "text/plain") == {"status": 200, "text": "ok"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"access_token": "two words", "expires_in": 60},  # could not go in a header
+        {"access_token": "t", "expires_in": "inf"},
+    ],
+)
+def test_a_token_that_could_never_be_used_is_a_malformed_login(body: dict[str, object]) -> None:
+    with pytest.raises(LoginFailure) as caught:
+        judge_token_answer(answer(body), TokenEndpoint(), NOW)
+    assert caught.value.cause is Cause.MALFORMED
+
+
+def test_a_token_for_a_decade_is_renewed_within_a_year() -> None:
+    _token, life = judge_token_answer(answer({"access_token": "t", "expires_in": 315_360_000}),
+                                      TokenEndpoint(), NOW)  # fmt: skip
+    assert life == 366 * 86400

@@ -10,6 +10,8 @@ the caller gets of any other answer.
 from __future__ import annotations
 
 import json
+import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +26,8 @@ from worker.settings import EXPIRY_LEEWAY
 # the same refusal from endpoints of other designs. Logging in again would not help.
 REFUSING_STATUSES = frozenset({400, 401, 403})
 ERROR_CODE_LIMIT = 64  # the ``error`` member of a refusal is a code, not free text
+MAX_LIFETIME = 366 * 86400.0
+_TOKEN = re.compile(r"^[\x21-\x7e]+$")
 
 
 def parse_json(body: bytes) -> Any:
@@ -35,6 +39,20 @@ def judge_token_answer(
     answer: HttpAnswer, endpoint: TokenEndpoint, now: datetime
 ) -> tuple[str, float | None]:
     """The token and its lifetime in seconds (None: the answer does not say)."""
+    body = _object(answer)
+    token = member(body, endpoint.token_field)
+    if not isinstance(token, str) or not token:
+        raise LoginFailure(Cause.NO_TOKEN, f"the answer has no token at {endpoint.token_field}")
+    if _TOKEN.match(token) is None:
+        # It could not go in a header: every call would fail without reaching the API.
+        raise LoginFailure(
+            Cause.MALFORMED, f"the token at {endpoint.token_field} is not printable ASCII"
+        )
+    return token, _life(body, token, endpoint, now)
+
+
+def _object(answer: HttpAnswer) -> dict[str, Any]:
+    """The answer's JSON object, or the failure its status or body says."""
     status = answer.status
     if status in REFUSING_STATUSES:
         raise LoginFailure(Cause.REFUSED, f"HTTP {status}{_error_code(answer.body)}")
@@ -48,21 +66,26 @@ def judge_token_answer(
         raise LoginFailure(Cause.MALFORMED, f"HTTP {status}, the answer is not JSON") from None
     if not isinstance(body, dict):
         raise LoginFailure(Cause.MALFORMED, f"HTTP {status}, the answer is not a JSON object")
-    token = member(body, endpoint.token_field)
-    if not isinstance(token, str) or not token:
-        raise LoginFailure(Cause.NO_TOKEN, f"the answer has no token at {endpoint.token_field}")
+    return body
+
+
+def _life(body: dict[str, Any], token: str, endpoint: TokenEndpoint, now: datetime) -> float | None:
     try:
         life = lifetime(body, token, endpoint.expiry, now)
     except ExpiryUnreadable as exc:
         raise LoginFailure(Cause.MALFORMED, str(exc)) from None
-    if life is not None and life <= EXPIRY_LEEWAY:
+    if life is None:
+        return None
+    if not math.isfinite(life):
+        raise LoginFailure(Cause.MALFORMED, "the token's expiry is not a finite time")
+    if life <= EXPIRY_LEEWAY:
         # Never used (a token this close to its expiry is not), so every login would be wasted.
         raise LoginFailure(
             Cause.MALFORMED,
             f"the token lives {max(life, 0):.0f} s, not more than the {EXPIRY_LEEWAY:g} s before "
             "its expiry at which the gateway stops using it (check the expiry's UTC offset)",
         )
-    return token, life
+    return min(life, MAX_LIFETIME)  # logged in again after a year at the latest
 
 
 def _error_code(body: bytes) -> str:

@@ -15,6 +15,8 @@ METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _PATH = re.compile(r"^/[A-Za-z0-9_.~%/:@-]{0,499}$")
 KNOWN = frozenset({"integration", "method", "path", "query", "json", "idempotency_key"})
 _QUERY_SCALARS = (str, int, float, bool)
+# It goes in a header: visible ASCII, spaces inside only (no CR, LF or other control).
+_HEADER_VALUE = re.compile(r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ def _key(key: Any, name: str, integration: Integration) -> str | None:
     if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
         raise InvalidRequest(
             f"idempotency_key: must be a non-empty string of at most {MAX_KEY_LENGTH} characters"
+        )
+    if _HEADER_VALUE.match(key) is None:
+        raise InvalidRequest(
+            "idempotency_key: visible ASCII characters only (it is sent in a header)"
         )
     if integration.idempotency_header is None:
         raise InvalidRequest(

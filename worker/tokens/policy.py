@@ -149,10 +149,12 @@ def wait_after_rejection(
 def after_rejection(
     record: TokenRecord, now: datetime, wait: TokenWait, policy: TokenTiming
 ) -> Decision:
-    """Paynet said "unauthorized"; ``record`` is fresh from the DB, ``wait`` already counts it."""
+    """The provider said "unauthorized"; ``record`` is fresh from the DB, ``wait`` already
+    counts it."""
     if wait.cycles > MAX_REFRESH_CYCLES:
         return NoToken(
             Cause.REJECTED_AFTER_REFRESH,
-            f"Paynet rejected {wait.cycles} tokens in a row for this request, fresh ones included",
+            f"the provider rejected {wait.cycles} tokens in a row for this request, fresh ones "
+            "included",
         )
     return decide_token(record, now, wait, policy)

@@ -258,6 +258,7 @@ class Refresher:
         for the two statements together (the heartbeat keeps the lock meanwhile): a token in
         hand never costs a second login."""
         policy = self.policy(profile)
+        answered = time.monotonic()
         deadline = time.monotonic() + policy.wait_timeout
         with translated():  # a pool that has no connection to give is an outage as well
             fence = retrying(
@@ -270,11 +271,12 @@ class Refresher:
                 profile,
                 fence,
             )
-        ttl = issued.lifetime if issued.lifetime is not None else policy.ttl
         token = issued.token
         with translated():
             generation = retrying(
-                lambda: self.store.save_token(profile, token, fence, ttl),
+                lambda: self.store.save_token(
+                    profile, token, fence, _ttl(issued, policy, answered)
+                ),
                 "saving the token",
                 _left(deadline),
             )
@@ -313,6 +315,14 @@ class Refresher:
             self.coordinator.token_changed(profile)
         except Unavailable as outage:
             log.warning("token change of profile %s not announced: %s", profile, outage)
+
+
+def _ttl(issued: Issued, policy: TokenTiming, answered: float) -> float | None:
+    """The token's life from now: what the answer gave, less the time since it arrived (a save
+    waited through a database outage), or the configured ``ttl``."""
+    if issued.lifetime is None:
+        return policy.ttl
+    return max(0.0, issued.lifetime - (time.monotonic() - answered))
 
 
 def _left(deadline: float) -> float:
