@@ -4,7 +4,7 @@ Connects the worker's signals and the default runtime factory, whose refresh req
 published through the app it is handed as ``paynet.refresh_token`` tasks. The worker is the one
 process that loads the whole configuration, Paynet passwords included (``celeryconfig`` reads
 only the infrastructure): it does so at start, in ``check_startup``, and applies then what only
-a worker needs (``celeryconfig.worker_limits``). Every reason not to start is one line on
+a worker needs (``worker.limits.worker_limits``). Every reason not to start is one line on
 standard error.
 """
 
@@ -42,7 +42,7 @@ from worker.settings import Infrastructure, Settings
 from worker.tokens.crypto import TokenKeyError, cipher_from_settings, seal_from_settings
 
 if TYPE_CHECKING:
-    from worker.celeryconfig import WorkerLimits
+    from worker.limits import WorkerLimits
 
 log = logging.getLogger("worker.lifecycle")
 _exporter: metrics.Exporter | None = None
@@ -172,7 +172,7 @@ def _warn_insecure(**_: Any) -> None:
 
 
 def _on_worker_init(sender: Any = None, **_: Any) -> None:
-    from worker import celeryconfig  # read by Celery already: importing it reads nothing
+    from worker.limits import worker_limits
 
     global _exporter, _slots
     if sender is not None:
@@ -181,7 +181,7 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
         settings = check_startup()
         tracing.configure()  # before the pool forks: its children inherit it
         if sender is not None:
-            apply_worker_limits(sender.app, celeryconfig.worker_limits(settings))
+            apply_worker_limits(sender.app, worker_limits(settings))
         port = settings.metrics.port
         if port:  # before the pool forks
             ledger = LedgerStore(make_engine(settings.database.url), retry_timeout=0)

@@ -8,7 +8,9 @@ worker does (``worker.tracing.install``), with the exporter in memory instead of
 
 from __future__ import annotations
 
+import importlib
 import json
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -43,6 +45,7 @@ def traced(gateway_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iter
     _forget_settings()
     from worker.celery import app
 
+    _bind_to_this_session(app)
     exporter = sdk.InMemorySpanExporter()
     tracing.install(exporter, batch=False)
     app.set_current()  # Celery's instrumentation looks the sent task up in the current app
@@ -54,6 +57,19 @@ def traced(gateway_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iter
     finally:
         tracing.uninstall()
         _forget_settings()
+
+
+def _bind_to_this_session(app: Celery) -> None:
+    """The app's configuration, read again now that the environment names this session's
+    servers: an earlier test in this process may have read it (the app and ``celeryconfig``
+    are module-level), and its broker, result store and connection pools with it."""
+    from worker import celeryconfig
+
+    importlib.reload(celeryconfig)
+    app.config_from_object(celeryconfig, force=True)
+    app._pool = None  # the producer pool and the result store of the old broker
+    app.__dict__.pop("amqp", None)
+    app._local = threading.local()
 
 
 def _tree(spans: list[Any]) -> dict[int, Any]:
@@ -69,10 +85,17 @@ def _ancestors(span: Any, by_id: dict[int, Any]) -> list[str]:
 
 
 def _login_is_rooted(spans: list[Any]) -> bool:
+    """Every login and HTTP span of the payment's trace has ended, and its parents with it."""
     by_id = _tree(spans)
-    logins = [s for s in spans if s.name == "paynet.login"]
-    return bool(logins) and all(
-        _ancestors(login, by_id)[-1:] == ["apply_async/paynet.call"] for login in logins
+    sent = [s for s in spans if s.name == "apply_async/paynet.call" and s.parent is None]
+    if len(sent) != 1:
+        return False
+    trace_id = sent[0].context.trace_id
+    leaves = [
+        s for s in spans if s.context.trace_id == trace_id and s.name in ("paynet.login", "POST")
+    ]
+    return any(s.name == "paynet.login" for s in leaves) and all(
+        _ancestors(leaf, by_id)[-1:] == ["apply_async/paynet.call"] for leaf in leaves
     )
 
 

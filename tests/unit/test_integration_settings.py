@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
-from worker.celeryconfig import worker_limits
 from worker.config import ConfigError, parse_settings
 from worker.core.logins import Issued
 from worker.errors import InvalidRequest
 from worker.integrations.request import parse_request
 from worker.lifecycle import transport_warnings
+from worker.limits import worker_limits
 from worker.queues import INTEGRATION_TASK
 from worker.settings import Settings, TokenTiming
 from worker.tokens.refresher import _ttl

@@ -45,6 +45,7 @@ ALLOWED: dict[str, set[str]] = {
     # worker.calls only its reprs (tests/unit/test_producer_client.py checks that in a fresh
     # interpreter).
     "worker.schema": set(),
+    "worker.limits": {"worker.settings", "worker.queues"},
     "worker.production": {"worker.settings"},
     # Read by the probe command, which must start fast: the standard library only (step.py,
     # which the app installs, adds Celery).
