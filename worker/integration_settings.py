@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator, model_validator
 
-from worker.settings_base import Timeouts
+from worker.settings_base import Timeouts, absolute_path, http_base_url
 
 # An integration's name is its profile in the token store, Redis keys and metrics, and the
 # stem of its queue names: letters, digits, dashes and underscores.
@@ -71,9 +71,7 @@ class TokenEndpoint(_Frozen):
     @field_validator("path")
     @classmethod
     def _absolute(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("must start with /")
-        return value
+        return absolute_path(value)
 
     @field_validator("secret_fields")
     @classmethod
@@ -134,9 +132,7 @@ class IntegrationSettings(_Frozen):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+        return http_base_url(value)
 
     @field_validator("header", "idempotency_header")
     @classmethod

@@ -24,7 +24,7 @@ from pydantic import (
 
 from worker.integration_settings import NAME, IntegrationSettings
 from worker.queues import RESERVED_NAMES
-from worker.settings_base import Timeouts
+from worker.settings_base import Timeouts, absolute_path, http_base_url
 
 
 class _Frozen(BaseModel):
@@ -48,16 +48,12 @@ class PaynetEndpoint(_Frozen):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+        return http_base_url(value)
 
     @field_validator("login_path", "resource_path")
     @classmethod
     def _absolute_path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("must start with /")
-        return value
+        return absolute_path(value)
 
     def url(self, path: str) -> str:
         return self.base_url + path

@@ -17,3 +17,16 @@ class Timeouts(Frozen):
     connect: float = Field(3.05, gt=0)
     read: float = Field(30.0, gt=0)
     login: float = Field(10.0, gt=0)
+
+
+def http_base_url(value: str) -> str:
+    """A base URL as every endpoint setting takes it: http(s), no trailing slash."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value.rstrip("/")
+
+
+def absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("must start with /")
+    return value
